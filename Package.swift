@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Strict settings for every target of ours (see STYLE.md).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ModelFlag",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "modelflag", targets: ["modelflag"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        /// libuv, found through pkg-config (Debian: libuv1-dev).
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
+        .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: strict),
+        /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
+        .target(name: "HTTP1", swiftSettings: strict),
+        /// The downstream side: accepted connections, request reading, limits, response writing.
+        .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: strict),
+        /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
+        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
+        /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
+        .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
+        .executableTarget(
+            name: "modelflag",
+            dependencies: [
+                "Proxy", "StandIn", "UVCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
+        .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["modelflag"], swiftSettings: strict),
+    ]
+)
