@@ -1,0 +1,108 @@
+/// A parsed response head from an upstream. Owns a copy of the head bytes.
+///
+/// Malformed or ambiguous responses (bad status line, Content-Length with Transfer-Encoding,
+/// conflicting lengths, a coding other than chunked) are refused: the proxy answers 502 and never
+/// reuses that connection.
+public struct ResponseHead: Sendable {
+    public var bytes: [UInt8]
+    public var status: Int
+    /// The reason phrase (may be empty).
+    public var reason: Range<Int>
+    public var isHTTP10: Bool
+    public var fields: [HeaderField]
+    public var contentLength: Int?
+    public var chunked: Bool
+    /// The server will keep the connection open after this response.
+    public var keepAlive: Bool
+    public var connectionNamed: [Range<Int>]
+
+    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> ResponseHead {
+        let bytes = Array(buf)
+        let result = bytes.withUnsafeBytes { p in
+            Result { () throws(HTTPError) -> ResponseHead in try parse(bytes: bytes, p, limits: limits) }
+        }
+        return try result.get()
+    }
+
+    private static func parse(bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> ResponseHead {
+        // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]
+        guard p.count >= 12, ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: p[0..<7]), "http/1."),
+            p[0] == UInt8(ascii: "H"), p[7] == UInt8(ascii: "0") || p[7] == UInt8(ascii: "1"), p[8] == ASCII.sp
+        else { throw .badVersion }
+        var status = 0
+        for i in 9..<12 {
+            guard let d = ASCII.hexValue(p[i]), d < 10 else { throw .badRequestLine }
+            status = status * 10 + d
+        }
+        guard status >= 100 else { throw .badRequestLine }
+        var i = 12
+        var reasonStart = 12
+        if p[i] == ASCII.sp {
+            i += 1
+            reasonStart = i
+            while i < p.count && p[i] != ASCII.cr {
+                guard ASCII.isFieldValueByte(p[i]) else { throw .badHeaderValue }
+                i += 1
+            }
+        } else if p[i] != ASCII.cr {
+            throw .badRequestLine
+        }
+        let reason = reasonStart..<i
+        let isHTTP10 = p[7] == UInt8(ascii: "0")
+        var fields: [HeaderField] = []
+        fields.reserveCapacity(16)
+        try FieldParser.parse(p, from: i + 2, maxFields: limits.maxHeaders, into: &fields)
+        var contentLength: Int?
+        var transferEncodings = 0
+        var chunked = false
+        var close = false
+        var keepAliveToken = false
+        var named: [Range<Int>] = []
+        for f in fields {
+            switch f.known {
+            case .contentLength:
+                contentLength = try FieldParser.contentLength(p, f, current: contentLength)
+            case .transferEncoding:
+                transferEncodings += 1
+                chunked = FieldParser.isExactlyChunked(UnsafeRawBufferPointer(rebasing: p[f.value]))
+                guard chunked, transferEncodings == 1 else { throw .badTransferEncoding }
+            case .connection:
+                FieldParser.connectionTokens(p, f, close: &close, keepAlive: &keepAliveToken, named: &named)
+            default:
+                break
+            }
+        }
+        if chunked && contentLength != nil { throw .lengthAndChunked }
+        return ResponseHead(
+            bytes: bytes, status: status, reason: reason, isHTTP10: isHTTP10, fields: fields,
+            contentLength: contentLength, chunked: chunked,
+            keepAlive: isHTTP10 ? (keepAliveToken && !close) : !close, connectionNamed: named)
+    }
+
+    /// How the body is delimited, given the request method (RFC 9112 §6.3).
+    public func framing(requestWasHEAD: Bool) -> BodyFraming {
+        if requestWasHEAD || status < 200 || status == 204 || status == 304 { return .none }
+        if chunked { return .chunked }
+        if let length = contentLength { return length == 0 ? .none : .length(length) }
+        return .untilClose
+    }
+
+    /// Whether field `f` is named in the response's Connection header.
+    public func isConnectionNamed(_ f: HeaderField) -> Bool {
+        if connectionNamed.isEmpty { return false }
+        return bytes.withUnsafeBytes { p in
+            let name = UnsafeRawBufferPointer(rebasing: p[f.name])
+            for r in connectionNamed where ASCII.equalsIgnoringCase(name, UnsafeRawBufferPointer(rebasing: p[r])) {
+                return true
+            }
+            return false
+        }
+    }
+
+    public func value(of lowercaseName: String) -> String? {
+        for f in fields where String(decoding: bytes[f.name], as: UTF8.self).lowercased() == lowercaseName {
+            return String(decoding: bytes[f.value], as: UTF8.self)
+        }
+        return nil
+    }
+}
