@@ -40,7 +40,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [
+                // Static Swift runtime: the image needs only libc and libuv. FoundationEssentials (used by
+                // ArgumentParser) needs its collections library named explicitly when linked statically.
+                .unsafeFlags(["-static-stdlib"]),
+                .linkedLibrary("_FoundationCollections"),
+                .linkedLibrary("_FoundationCShims"),
+            ]
         ),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),

@@ -1,0 +1,182 @@
+import HTTP1
+import HTTPServer
+import UVCore
+
+/// The request path for one client connection: client request → upstream request → response back.
+///
+/// Loop-confined; one per client connection, reused across its keep-alive requests.
+///
+/// 1. `requestReady`: the whole request is buffered and valid. Build the upstream head (hop-by-hop
+///    fields removed, `X-Forwarded-*` and `X-Request-Id` added, body re-framed with Content-Length).
+/// 2. Take a pooled connection and send.
+/// 3. `upstreamHead` → the client's head; `upstreamBody` → written as it arrives (SSE event by
+///    event, no buffering); backpressure pauses the upstream while the client is slow.
+/// 4. Failures before the client has a head become 502/504 JSON errors; after, the client
+///    connection is aborted so a partial response is never mistaken for a whole one.
+public final class Forwarder: ConnectionHandler, UpstreamExchange {
+    let conn: ServerConnection
+    let pool: UpstreamPool
+    let metrics: Metrics
+    private var upstream: UpstreamConnection?
+    private var out = HeadWriter(capacity: 2048)
+    private var retried = false
+    private var requestHead: [UInt8] = []
+
+    public init(conn: ServerConnection, pool: UpstreamPool, metrics: Metrics) {
+        self.conn = conn
+        self.pool = pool
+        self.metrics = metrics
+    }
+
+    // MARK: ConnectionHandler
+
+    public func requestReady(_ conn: ServerConnection) {
+        guard let request = conn.request else { return }
+        buildUpstreamHead(request)
+        retried = false
+        dispatch(fresh: false)
+    }
+
+    public func connectionWritable(_ conn: ServerConnection) {
+        upstream?.resumeReading()
+    }
+
+    public func connectionClosed(_ conn: ServerConnection) {
+        if let u = upstream {
+            upstream = nil
+            u.abandon()
+            metrics.clientCancelled.add()
+        }
+    }
+
+    // MARK: Upstream request
+
+    private func buildUpstreamHead(_ request: RequestHead) {
+        out.reset()
+        request.bytes.withUnsafeBytes { p in
+            out.append(UnsafeRawBufferPointer(rebasing: p[request.method]))
+            out.append(" ")
+            out.append(UnsafeRawBufferPointer(rebasing: p[request.target]))
+            out.append(" HTTP/1.1\r\n")
+            var sawHost = false
+            for f in request.fields {
+                switch f.known {
+                case .host:
+                    sawHost = true
+                case .other, .contentType, .xForwardedFor:
+                    if f.hasUnderscore || request.isConnectionNamed(f) { continue }
+                default:
+                    // Hop-by-hop and framing fields, Expect (answered here), and the fields we set.
+                    continue
+                }
+                out.append(UnsafeRawBufferPointer(rebasing: p[f.line]))
+                out.crlf()
+            }
+            if !sawHost {
+                out.append("Host: ")
+                out.append(pool.config.address.description)
+                out.crlf()
+            }
+        }
+        conn.clientAddress.withUnsafeBytes { out.header("X-Forwarded-For", $0) }
+        out.append("X-Forwarded-Proto: http\r\n")
+        conn.requestId.withUnsafeBytes { out.header("X-Request-Id", $0) }
+        if !conn.body.isEmpty || request.framing != .none {
+            out.append("Content-Length: ")
+            out.appendDecimal(conn.body.count)
+            out.crlf()
+        }
+        out.crlf()
+        requestHead = out.bytes
+    }
+
+    private func dispatch(fresh: Bool) {
+        guard let request = conn.request else { return }
+        let u: UpstreamConnection
+        do {
+            u = try pool.acquire(fresh: fresh)
+        } catch {
+            fail(.connect(error))
+            return
+        }
+        if fresh { metrics.retries.add() }
+        upstream = u
+        u.send(head: requestHead, body: conn.body, isHEAD: request.isHEAD, to: self)
+    }
+
+    // MARK: UpstreamExchange
+
+    public func upstreamHead(_ head: ResponseHead, framing: BodyFraming) {
+        let clientFraming: ResponseFraming
+        switch framing {
+        case .none:
+            clientFraming = head.status == 204 || head.status == 304 && head.contentLength == nil ? .empty(contentLength: nil) : .empty(contentLength: head.contentLength)
+        case .length(let n):
+            clientFraming = .length(n)
+        case .chunked, .untilClose:
+            clientFraming = .stream
+        }
+        head.bytes.withUnsafeBytes { p in
+            conn.writeHead(status: head.status, reason: UnsafeRawBufferPointer(rebasing: p[head.reason]), framing: clientFraming) { h in
+                for f in head.fields {
+                    switch f.known {
+                    case .other, .contentType, .host, .xForwardedFor, .xForwardedProto, .expect:
+                        if head.isConnectionNamed(f) { continue }
+                        h.append(UnsafeRawBufferPointer(rebasing: p[f.line]))
+                        h.crlf()
+                    default:
+                        continue  // hop-by-hop, framing, and X-Request-Id (ours is set)
+                    }
+                }
+            }
+        }
+    }
+
+    public func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
+        conn.writeBody(bytes)
+        if conn.isWriteBlocked { upstream?.pauseReading() }
+    }
+
+    public func upstreamEnd() {
+        upstream = nil
+        conn.endResponse()
+    }
+
+    public func upstreamFailed(_ failure: UpstreamFailure) {
+        let u = upstream
+        upstream = nil
+        // The one retry: a reused connection broke before any byte of the request was written.
+        if case .broken(_, false, true) = failure, !retried, let u, u.uses > 0 {
+            retried = true
+            dispatch(fresh: true)
+            return
+        }
+        fail(failure)
+    }
+
+    private func fail(_ failure: UpstreamFailure) {
+        metrics.upstreamErrors[failure.kind.rawValue].add()
+        if conn.hasStartedResponse {
+            Log.write(.error, "upstream_aborted") { line in
+                line.field("kind", failure.kind.label)
+                conn.requestId.withUnsafeBytes { line.field("request_id", bytes: $0) }
+            }
+            conn.abortResponse()
+            return
+        }
+        switch failure {
+        case .connect(let e):
+            conn.respondError(status: 502, code: "upstream_unreachable", message: "cannot connect to the model server: \(e)", close: false)
+        case .connectTimeout:
+            conn.respondError(status: 504, code: "upstream_connect_timeout", message: "connecting to the model server timed out (--connect-timeout)", close: false)
+        case .broken(let e, _, _):
+            conn.respondError(status: 502, code: "upstream_reset", message: "the model server closed the connection before answering: \(e)", close: false)
+        case .badResponse(let e):
+            conn.respondError(status: 502, code: "upstream_bad_response", message: "the model server sent a malformed response: \(e.message)", close: false)
+        case .headerTimeout:
+            conn.respondError(status: 504, code: "upstream_timeout", message: "the model server did not answer within --upstream-header-timeout", close: false)
+        case .idleTimeout:
+            conn.respondError(status: 504, code: "upstream_idle_timeout", message: "the model server stalled longer than --upstream-idle-timeout", close: false)
+        }
+    }
+}

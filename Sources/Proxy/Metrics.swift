@@ -1,0 +1,120 @@
+import Synchronization
+
+/// One relaxed atomic counter (a class so that it can live in arrays).
+public final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    @inline(__always) public func add(_ n: Int = 1) { value.add(n, ordering: .relaxed) }
+    public var load: Int { value.load(ordering: .relaxed) }
+}
+
+/// Why an upstream exchange failed; decides the status (502 vs 504) and the metric label.
+public enum UpstreamErrorKind: Int, CaseIterable, Sendable {
+    case connectRefused, connectTimeout, reset, badResponse, headerTimeout, idleTimeout
+
+    public var label: String {
+        switch self {
+        case .connectRefused: return "connect_error"
+        case .connectTimeout: return "connect_timeout"
+        case .reset: return "reset"
+        case .badResponse: return "bad_response"
+        case .headerTimeout: return "header_timeout"
+        case .idleTimeout: return "idle_timeout"
+        }
+    }
+}
+
+/// Counters of one worker. Each worker writes only its own instance (no contention); the admin
+/// endpoint sums all workers when Prometheus scrapes.
+public final class Metrics: Sendable {
+    /// Requests by status class: index 0 = no status (aborted), 1…5 = 1xx…5xx.
+    public let requestsByClass = (0..<6).map { _ in Counter() }
+    public let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
+    public let clientConnectionsOpened = Counter()
+    public let clientConnectionsClosed = Counter()
+    public let upstreamConnectionsOpened = Counter()
+    public let upstreamConnectionsClosed = Counter()
+    public let poolReuses = Counter()
+    public let retries = Counter()
+    public let clientCancelled = Counter()
+    public let bytesIn = Counter()
+    public let bytesOut = Counter()
+    /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
+    public static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+    static let durationBoundsNs: [UInt64] = durationBounds.map { UInt64($0 * 1e9) }
+    public let durationBuckets = (0...15).map { _ in Counter() }
+    public let durationSumMicros = Counter()
+
+    public init() {}
+
+    @inline(__always)
+    public func observeDuration(_ ns: UInt64) {
+        var i = 0
+        let bounds = Metrics.durationBoundsNs
+        while i < bounds.count && ns > bounds[i] { i += 1 }
+        durationBuckets[i].add()
+        durationSumMicros.add(Int(ns / 1000))
+    }
+}
+
+/// Renders the Prometheus text exposition format (version 0.0.4) over all workers' metrics.
+public enum PrometheusText {
+    public static func render(_ all: [Metrics], draining: Bool, ready: Bool) -> String {
+        func sum(_ f: (Metrics) -> Counter) -> Int { all.reduce(0) { $0 + f($1).load } }
+        var out = ""
+        out.reserveCapacity(4096)
+        out += "# HELP modelflag_requests_total Client requests answered, by status class (none = aborted before a status).\n"
+        out += "# TYPE modelflag_requests_total counter\n"
+        for (i, label) in ["none", "1xx", "2xx", "3xx", "4xx", "5xx"].enumerated() {
+            out += "modelflag_requests_total{class=\"\(label)\"} \(sum { $0.requestsByClass[i] })\n"
+        }
+        out += "# HELP modelflag_upstream_errors_total Upstream failures by kind.\n"
+        out += "# TYPE modelflag_upstream_errors_total counter\n"
+        for kind in UpstreamErrorKind.allCases {
+            out += "modelflag_upstream_errors_total{kind=\"\(kind.label)\"} \(sum { $0.upstreamErrors[kind.rawValue] })\n"
+        }
+        out += "# HELP modelflag_client_connections_active Open client connections.\n"
+        out += "# TYPE modelflag_client_connections_active gauge\n"
+        out += "modelflag_client_connections_active \(sum { $0.clientConnectionsOpened } - sum { $0.clientConnectionsClosed })\n"
+        out += "# HELP modelflag_upstream_connections_active Open upstream connections (busy and idle).\n"
+        out += "# TYPE modelflag_upstream_connections_active gauge\n"
+        out += "modelflag_upstream_connections_active \(sum { $0.upstreamConnectionsOpened } - sum { $0.upstreamConnectionsClosed })\n"
+        out += "# HELP modelflag_upstream_connects_total Upstream connections opened.\n"
+        out += "# TYPE modelflag_upstream_connects_total counter\n"
+        out += "modelflag_upstream_connects_total \(sum { $0.upstreamConnectionsOpened })\n"
+        out += "# HELP modelflag_pool_reuse_total Requests sent on a kept-alive upstream connection.\n"
+        out += "# TYPE modelflag_pool_reuse_total counter\n"
+        out += "modelflag_pool_reuse_total \(sum { $0.poolReuses })\n"
+        out += "# HELP modelflag_upstream_retries_total Requests retried on a fresh connection after a reused one failed before any byte was written.\n"
+        out += "# TYPE modelflag_upstream_retries_total counter\n"
+        out += "modelflag_upstream_retries_total \(sum { $0.retries })\n"
+        out += "# HELP modelflag_client_cancelled_total Exchanges the client abandoned before the response ended.\n"
+        out += "# TYPE modelflag_client_cancelled_total counter\n"
+        out += "modelflag_client_cancelled_total \(sum { $0.clientCancelled })\n"
+        out += "# HELP modelflag_request_body_bytes_total Request body bytes received from clients.\n"
+        out += "# TYPE modelflag_request_body_bytes_total counter\n"
+        out += "modelflag_request_body_bytes_total \(sum { $0.bytesIn })\n"
+        out += "# HELP modelflag_response_body_bytes_total Response body bytes sent to clients.\n"
+        out += "# TYPE modelflag_response_body_bytes_total counter\n"
+        out += "modelflag_response_body_bytes_total \(sum { $0.bytesOut })\n"
+        out += "# HELP modelflag_request_duration_seconds From the first request byte to the last response byte.\n"
+        out += "# TYPE modelflag_request_duration_seconds histogram\n"
+        var cumulative = 0
+        for (i, bound) in Metrics.durationBounds.enumerated() {
+            cumulative += all.reduce(0) { $0 + $1.durationBuckets[i].load }
+            out += "modelflag_request_duration_seconds_bucket{le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative += all.reduce(0) { $0 + $1.durationBuckets[15].load }
+        out += "modelflag_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+        let sumMicros = all.reduce(0) { $0 + $1.durationSumMicros.load }
+        out += "modelflag_request_duration_seconds_sum \(Double(sumMicros) / 1e6)\n"
+        out += "modelflag_request_duration_seconds_count \(cumulative)\n"
+        out += "# HELP modelflag_draining 1 while the process drains after SIGTERM.\n"
+        out += "# TYPE modelflag_draining gauge\n"
+        out += "modelflag_draining \(draining ? 1 : 0)\n"
+        out += "# HELP modelflag_ready 1 when /readyz answers 200.\n"
+        out += "# TYPE modelflag_ready gauge\n"
+        out += "modelflag_ready \(ready ? 1 : 0)\n"
+        return out
+    }
+}

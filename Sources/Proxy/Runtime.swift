@@ -1,0 +1,213 @@
+import Glibc
+import HTTP1
+import HTTPServer
+import Synchronization
+import UVCore
+
+/// Everything `modelflag run` needs, already validated by the CLI.
+public struct ProxyOptions: Sendable {
+    public var listen: SocketAddress
+    public var admin: SocketAddress?
+    public var upstream: UpstreamConfig
+    public var server = ServerConfig()
+    public var workers = 1
+    /// Longest time in-flight exchanges get after SIGTERM before they are aborted.
+    public var drainTimeoutMs: UInt64 = 30_000
+    /// After SIGTERM, keep accepting this long (readiness already false) so that endpoint removal
+    /// propagates before the listener closes (Kubernetes). 0 = close the listener at once.
+    public var shutdownDelayMs: UInt64 = 0
+
+    public init(listen: SocketAddress, upstream: UpstreamConfig) {
+        self.listen = listen
+        self.upstream = upstream
+    }
+}
+
+/// One loop's share of the proxy: its listener (SO_REUSEPORT with the others), its upstream pool.
+final class Worker {
+    let index: Int
+    let loop: Loop
+    let server: Server
+    let pool: UpstreamPool
+    private var drainTimer: Timer?
+    private var observer: MetricsObserver
+    var onFinished: (() -> Void)?
+
+    init(index: Int, loop: Loop, options: ProxyOptions, address: SocketAddress, shared: SharedState) throws(UVError) {
+        self.index = index
+        self.loop = loop
+        let metrics = shared.workerMetrics[index]
+        let pool = UpstreamPool(loop: loop, config: options.upstream, metrics: metrics)
+        self.pool = pool
+        observer = MetricsObserver(metrics)
+        server = try Server(
+            loop: loop, name: "proxy", address: address, reusePort: options.workers > 1, config: options.server
+        ) { conn in
+            Forwarder(conn: conn, pool: pool, metrics: metrics)
+        }
+        server.observer = observer
+    }
+
+    func beginDrain(timeoutMs: UInt64) {
+        drainTimer = try? Timer(loop: loop) { [weak self] in
+            guard let self else { return }
+            Log.write(.warn, "drain_deadline") { $0.field("open_connections", self.server.connectionCount) }
+            self.server.abortAll()
+        }
+        drainTimer?.start(ms: timeoutMs)
+        server.onDrained = { [weak self] in self?.finish() }
+        server.beginDrain()
+    }
+
+    private func finish() {
+        drainTimer?.close()
+        drainTimer = nil
+        pool.closeIdle()
+        let cb = onFinished
+        onFinished = nil
+        cb?()
+    }
+}
+
+/// Runs the proxy until drained. Returns the process exit code.
+///
+/// Threads: the calling thread runs loop 0 (worker 0, the admin listener, signal handling); each
+/// further worker runs its own loop on its own thread. Cross-thread messages are wake-ups only.
+public enum ProxyRuntime {
+    public static func run(_ options: ProxyOptions) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let shared = SharedState(workers: options.workers)
+        let loop: Loop
+        let worker0: Worker
+        do {
+            loop = try Loop()
+            worker0 = try Worker(index: 0, loop: loop, options: options, address: options.listen, shared: shared)
+        } catch {
+            Log.write(.error, "listen_failed") { $0.field("addr", options.listen.description); $0.field("error", error.description) }
+            return 1
+        }
+        let bound = worker0.server.address ?? options.listen
+        Log.write(.info, "listening") {
+            $0.field("role", "proxy")
+            $0.field("addr", bound.description)
+            $0.field("upstream", options.upstream.address.description)
+            $0.field("workers", options.workers)
+        }
+
+        var admin: Server?
+        if let adminAddress = options.admin {
+            do {
+                admin = try Server(loop: loop, name: "admin", address: adminAddress, reusePort: false, config: ServerConfig()) { _ in
+                    AdminHandler(shared: shared)
+                }
+                Log.write(.info, "listening") { $0.field("role", "admin"); $0.field("addr", (admin?.address ?? adminAddress).description) }
+            } catch {
+                Log.write(.error, "listen_failed") { $0.field("addr", adminAddress.description); $0.field("error", error.description) }
+                return 1
+            }
+        }
+
+        // Other workers: each binds the same port on its own loop and thread.
+        let remaining = Atomic<Int>(options.workers)
+        let wakers = Mutex<[Waker?]>([Waker?](repeating: nil, count: options.workers))
+        let failed = Atomic<Bool>(false)
+        var mainWake: AsyncWake?
+        var threads: [LoopThread] = []
+        var finishing = false
+        var signals: [SignalWatcher] = []
+
+        func closeMain() {
+            guard !finishing else { return }
+            finishing = true
+            admin?.closeListener()
+            admin?.abortAll()
+            for s in signals { s.close() }
+            mainWake?.close()
+        }
+        mainWake = try? AsyncWake(loop: loop) {
+            if remaining.load(ordering: .acquiring) == 0 { closeMain() }
+        }
+        let mainWaker = mainWake!.waker
+
+        for index in 1..<max(1, options.workers) {
+            let t = LoopThread.spawn {
+                guard let wloop = try? Loop(),
+                    let worker = try? Worker(index: index, loop: wloop, options: options, address: bound, shared: shared)
+                else {
+                    failed.store(true, ordering: .releasing)
+                    wakers.withLock { $0[index] = nil }
+                    remaining.subtract(1, ordering: .acquiringAndReleasing)
+                    mainWaker.wake()
+                    return
+                }
+                var wake: AsyncWake?
+                wake = try? AsyncWake(loop: wloop) {
+                    if shared.isDraining {
+                        worker.onFinished = {
+                            wake?.close()
+                            wake = nil
+                        }
+                        worker.beginDrain(timeoutMs: options.drainTimeoutMs)
+                    }
+                }
+                wakers.withLock { $0[index] = wake?.waker }
+                wloop.run()
+                _ = wloop.closeAll()
+                remaining.subtract(1, ordering: .acquiringAndReleasing)
+                mainWaker.wake()
+            }
+            threads.append(t)
+        }
+        // Wait until every worker is listening (or failed) before reporting ready.
+        while options.workers > 1 {
+            let ready = wakers.withLock { list in list.dropFirst().allSatisfy { $0 != nil } }
+            if ready || failed.load(ordering: .acquiring) { break }
+            usleep(1000)
+        }
+        if failed.load(ordering: .acquiring) {
+            Log.write(.error, "worker_start_failed")
+            return 1
+        }
+
+        var drainStarted = false
+        func startDrain() {
+            guard !drainStarted else { return }
+            drainStarted = true
+            Log.write(.info, "drain_started") { $0.field("timeout_ms", Int(options.drainTimeoutMs)) }
+            for w in wakers.withLock({ $0 }) { w?.wake() }
+            worker0.onFinished = {
+                remaining.subtract(1, ordering: .acquiringAndReleasing)
+                mainWaker.wake()
+            }
+            worker0.beginDrain(timeoutMs: options.drainTimeoutMs)
+        }
+        var delayTimer: Timer?
+        var signalCount = 0
+        let onSignal: (Int32) -> Void = { signum in
+            signalCount += 1
+            if signalCount > 1 {
+                Log.write(.warn, "forced_exit") { $0.field("signal", Int(signum)) }
+                _exit(1)
+            }
+            shared.markDraining()
+            Log.write(.info, "shutdown_requested") { $0.field("signal", Int(signum)); $0.field("delay_ms", Int(options.shutdownDelayMs)) }
+            if options.shutdownDelayMs > 0 {
+                delayTimer = try? Timer(loop: loop) {
+                    delayTimer?.close()
+                    startDrain()
+                }
+                delayTimer?.start(ms: options.shutdownDelayMs)
+            } else {
+                startDrain()
+            }
+        }
+        for s in [SIGTERM, SIGINT] {
+            if let w = try? SignalWatcher(loop: loop, signal: s, onSignal) { signals.append(w) }
+        }
+        loop.run()
+        for t in threads { t.join() }
+        _ = loop.closeAll()
+        Log.write(.info, "stopped")
+        return 0
+    }
+}

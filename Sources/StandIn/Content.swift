@@ -1,0 +1,52 @@
+/// Deterministic "model output": the same prompt and model name always give the same words.
+enum Content {
+    static let vocabulary = [
+        "the", "model", "answers", "your", "question", "with", "care", "and", "a", "short", "list", "of",
+        "steps", "first", "check", "settings", "then", "retry", "request", "carefully", "because", "latency",
+        "matters", "here", "so", "we", "keep", "it", "simple", "clear", "fast", "done",
+    ]
+
+    /// FNV-1a over the bytes, mixed with the model name so two models answer differently.
+    static func seed(_ body: [UInt8], model: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in body {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        for b in model.utf8 {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        return h
+    }
+
+    static func words(seed: UInt64, count: Int) -> [String] {
+        var s = seed
+        var out: [String] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            out.append(vocabulary[Int((s >> 33) % UInt64(vocabulary.count))])
+        }
+        return out
+    }
+
+    /// Finds `"stream": true` in a JSON body (a byte scan: good enough for a stand-in).
+    static func wantsStream(_ body: [UInt8]) -> Bool {
+        let key = Array("\"stream\"".utf8)
+        guard body.count >= key.count else { return false }
+        var i = 0
+        while i + key.count <= body.count {
+            if body[i] == key[0] && Array(body[i..<(i + key.count)]) == key {
+                var j = i + key.count
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) { j += 1 }
+                guard j < body.count, body[j] == UInt8(ascii: ":") else { return false }
+                j += 1
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) { j += 1 }
+                return j + 4 <= body.count && Array(body[j..<(j + 4)]) == Array("true".utf8)
+            }
+            i += 1
+        }
+        return false
+    }
+}

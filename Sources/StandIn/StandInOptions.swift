@@ -1,0 +1,19 @@
+/// Settings of a stand-in model server.
+public struct StandInOptions: Sendable {
+    /// The model name it reports (`"model"` in responses, `/v1/models`).
+    public var model = "stand-in"
+    /// Delay before the response head, in milliseconds.
+    public var latencyMs: UInt64 = 0
+    /// Fraction of chat requests answered with a 500 error (0…1).
+    public var errorRate = 0.0
+    /// Confidence reported in the `X-Model-Confidence` header and the `"confidence"` field.
+    public var confidence = 0.9
+    /// SSE: number of content events per stream (plus a final event and `[DONE]`).
+    public var streamEvents = 8
+    /// SSE: pause between events, in milliseconds.
+    public var streamIntervalMs: UInt64 = 20
+    /// Honour the `X-StandIn-Fault` request header (tests only: resets, malformed responses, hangs).
+    public var faults = false
+
+    public init() {}
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import HTTP1
+import HTTPServer
+import Proxy
+import UVCore
+
+/// Options shared by `run` and `demo`: everything about the proxy itself.
+struct ProxyFlags: ParsableArguments {
+    @Option(help: "Upstream (model server) address, HOST:PORT.")
+    var upstream = "127.0.0.1:9000"
+
+    @Option(help: "Event-loop threads sharing the port (SO_REUSEPORT). Give the sidecar more than one core before raising it.")
+    var workers = 1
+
+    @Option(help: "Largest request body; larger is 413.")
+    var maxBody = ByteSize(bytes: 8 << 20)
+
+    @Option(help: "Largest request header section; larger is 431.")
+    var maxHeaderBytes = ByteSize(bytes: 64 << 10)
+
+    @Option(help: "Most request header fields; more is 431.")
+    var maxHeaders = 100
+
+    @Option(help: "Longest request line; longer is 414.")
+    var maxRequestLine = ByteSize(bytes: 8 << 10)
+
+    @Option(help: "The request header section must arrive within this time (slowloris guard); else 408.")
+    var headerTimeout = Duration(ms: 10_000)
+
+    @Option(help: "Longest pause while reading a request body; else 408.")
+    var bodyTimeout = Duration(ms: 30_000)
+
+    @Option(help: "Idle client keep-alive connections are closed after this time.")
+    var keepaliveTimeout = Duration(ms: 75_000)
+
+    @Option(help: "Most client connections per worker; more get 503 and are closed.")
+    var maxConnections = 4096
+
+    @Option(help: "Connecting to the upstream must finish within this time; else 504.")
+    var connectTimeout = Duration(ms: 5_000)
+
+    @Option(help: "The upstream's response head must arrive within this time; else 504.")
+    var upstreamHeaderTimeout = Duration(ms: 300_000)
+
+    @Option(help: "Longest silence between reads of an upstream response body (e.g. between SSE events); the stream is then aborted.")
+    var upstreamIdleTimeout = Duration(ms: 300_000)
+
+    @Option(help: "Idle kept-alive upstream connections kept per worker.")
+    var poolMaxIdle = 64
+
+    @Option(help: "Idle pooled upstream connections are closed after this time.")
+    var poolIdleTimeout = Duration(ms: 60_000)
+
+    @Option(help: "After SIGTERM, in-flight requests and streams get this long before they are aborted.")
+    var drainTimeout = Duration(ms: 30_000)
+
+    @Option(help: "After SIGTERM, keep accepting this long with readiness already false (set it if your platform removes endpoints slowly; 0 closes the listener at once).")
+    var shutdownDelay = Duration(ms: 0)
+
+    @Option(help: "Log level: debug, info, warn, error.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64") }
+        guard maxBody.bytes > 0 else { throw ValidationError("--max-body must be positive") }
+        guard maxHeaderBytes.bytes >= 1024 else { throw ValidationError("--max-header-bytes must be at least 1KiB") }
+        guard Log.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+        _ = try address(upstream, flag: "--upstream")
+    }
+
+    func options(listen: String, admin: String?) throws -> ProxyOptions {
+        var upstreamConfig = UpstreamConfig(address: try address(upstream, flag: "--upstream"))
+        upstreamConfig.connectTimeoutMs = connectTimeout.milliseconds
+        upstreamConfig.headerTimeoutMs = upstreamHeaderTimeout.milliseconds
+        upstreamConfig.idleTimeoutMs = upstreamIdleTimeout.milliseconds
+        upstreamConfig.maxIdle = poolMaxIdle
+        upstreamConfig.poolIdleTimeoutMs = poolIdleTimeout.milliseconds
+        var o = ProxyOptions(listen: try address(listen, flag: "--listen"), upstream: upstreamConfig)
+        if let admin { o.admin = try address(admin, flag: "--admin") }
+        o.workers = workers
+        o.server.limits.maxBody = maxBody.bytes
+        o.server.limits.maxHead = maxHeaderBytes.bytes
+        o.server.limits.maxHeaders = maxHeaders
+        o.server.limits.maxRequestLine = maxRequestLine.bytes
+        o.server.headerTimeoutMs = headerTimeout.milliseconds
+        o.server.bodyTimeoutMs = bodyTimeout.milliseconds
+        o.server.keepAliveTimeoutMs = keepaliveTimeout.milliseconds
+        o.server.maxConnections = maxConnections
+        o.drainTimeoutMs = drainTimeout.milliseconds
+        o.shutdownDelayMs = shutdownDelay.milliseconds
+        Log.minimumLevel = Log.Level(rawValue: logLevel) ?? .info
+        return o
+    }
+}
+
+func address(_ text: String, flag: String) throws -> SocketAddress {
+    do {
+        return try SocketAddress(text)
+    } catch {
+        throw ValidationError("\(flag): \(error)")
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the sidecar proxy in front of one model server.",
+        discussion: """
+            Clients talk to --listen as if it were the model server (OpenAI-style HTTP/1.1 JSON and SSE).
+            SIGTERM or SIGINT drains gracefully: readiness turns false, the listener closes, in-flight
+            requests and streams finish (up to --drain-timeout), then the process exits 0. A second
+            signal exits at once with status 1.
+            """
+    )
+
+    @Option(help: "Address clients connect to, HOST:PORT (port 0 picks a free port; the log says which).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: "Admin address for /healthz, /readyz and /metrics, HOST:PORT. Off when not given.")
+    var admin: String?
+
+    @OptionGroup var proxy: ProxyFlags
+
+    func run() throws {
+        let options = try proxy.options(listen: listen, admin: admin)
+        let rc = ProxyRuntime.run(options)
+        if rc != 0 { throw ExitCode(rc) }
+    }
+}
