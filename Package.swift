@@ -50,6 +50,6 @@ let package = Package(
         ),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["modelflag"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", swiftSettings: strict),
     ]
 )

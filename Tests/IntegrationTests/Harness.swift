@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// Runs the real `modelflag` binary (built next to this test bundle) and talks to it over real
+/// sockets on 127.0.0.1. Every process listens on port 0 and reports its port in its log, so tests
+/// never race for ports; every process is stopped when its `Spawned` is stopped.
+enum Binary {
+    static var path: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("modelflag").path
+    }
+}
+
+final class Spawned: @unchecked Sendable {
+    let process = Process()
+    let logPath: String
+    private(set) var ports: [String: UInt16] = [:]
+
+    /// Starts `modelflag ARGS` and waits until it logged a `listening` line for each role in `roles`.
+    init(_ args: [String], roles: [String]) throws {
+        logPath = NSTemporaryDirectory() + "modelflag-test-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Binary.path)
+        process.arguments = args
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            for line in log.split(separator: "\n") where line.contains("\"event\":\"listening\"") {
+                guard let role = Self.field(String(line), "role"), let addr = Self.field(String(line), "addr"),
+                    let port = UInt16(addr.split(separator: ":").last ?? "")
+                else { continue }
+                ports[role] = port
+            }
+            if roles.allSatisfy({ ports[$0] != nil }) { return }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+        stop()
+        throw HarnessError.didNotStart(args.joined(separator: " "), log)
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func port(_ role: String) -> UInt16 { ports[role]! }
+
+    static func field(_ line: String, _ name: String) -> String? {
+        guard let r = line.range(of: "\"\(name)\":\"") else { return nil }
+        let rest = line[r.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit and returns the status, or nil after the timeout.
+    func wait(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident memory in KiB (VmRSS).
+    var rssKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+
+    deinit { stop() }
+}
+
+enum HarnessError: Error, CustomStringConvertible {
+    case didNotStart(String, String)
+    case io(String)
+    var description: String {
+        switch self {
+        case .didNotStart(let cmd, let log): return "modelflag \(cmd) did not start:\n\(log)"
+        case .io(let s): return s
+        }
+    }
+}
+
+/// A stand-in model plus a sidecar in front of it.
+final class Stack: @unchecked Sendable {
+    let model: Spawned
+    let proxy: Spawned
+
+    init(modelArgs: [String] = [], proxyArgs: [String] = []) throws {
+        model = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--faults"] + modelArgs, roles: ["stand-in"])
+        proxy = try Spawned(
+            ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "127.0.0.1:\(model.port("stand-in"))"]
+                + proxyArgs, roles: ["proxy", "admin"])
+    }
+
+    var port: UInt16 { proxy.port("proxy") }
+    var adminPort: UInt16 { proxy.port("admin") }
+
+    /// One metric value from /metrics (the first sample whose line starts with `prefix`).
+    func metric(_ prefix: String) throws -> Double {
+        let client = try Client(port: adminPort)
+        let r = try client.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        for line in r.bodyText.split(separator: "\n") where line.hasPrefix(prefix + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? -1
+        }
+        throw HarnessError.io("metric \(prefix) not found")
+    }
+
+    func stop() {
+        proxy.stop()
+        model.stop()
+    }
+
+    deinit { stop() }
+}
