@@ -75,7 +75,7 @@ final class Worker {
 /// further worker runs its own loop on its own thread. Cross-thread messages are wake-ups only.
 public enum ProxyRuntime {
     public static func run(_ options: ProxyOptions) -> Int32 {
-        signal(SIGPIPE, SIG_IGN)
+        ProcessSignals.prepare()
         let shared = SharedState(workers: options.workers)
         let loop: Loop
         let worker0: Worker

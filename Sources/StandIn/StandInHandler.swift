@@ -8,7 +8,8 @@ import Glibc
 /// `POST /v1/chat/completions` answers JSON, or SSE when the body has `"stream": true`;
 /// `GET /v1/models` lists the model; `GET /healthz` answers ok. With `--faults`, the
 /// `X-StandIn-Fault` header makes it misbehave on purpose (for the proxy's fault tests):
-/// `reset`, `hang`, `malformed`, `bare-lf`, `huge-headers`, `close-mid-stream`, `delay=MS`.
+/// `reset`, `hang`, `malformed`, `bare-lf`, `huge-headers`, `bad-chunk`, `close-mid-stream`, `delay=MS`,
+/// `flood=MiB`.
 public final class StandInHandler: ConnectionHandler {
     let options: StandInOptions
     private var timer: Timer?
@@ -32,6 +33,9 @@ public final class StandInHandler: ConnectionHandler {
                 breakMidStream = true
             } else if fault == "hang" {
                 return  // never answer
+            } else if fault.hasPrefix("flood=") {
+                startFlood(conn, mebibytes: Int(fault.dropFirst(6)) ?? 1)
+                return
             } else {
                 injectFault(fault, conn)
                 return
@@ -181,7 +185,33 @@ public final class StandInHandler: ConnectionHandler {
         conn.closeGracefully()
     }
 
-    public func connectionWritable(_ conn: ServerConnection) {}
+    /// Streams `mebibytes` of SSE data as fast as the client takes it (honouring backpressure).
+    private func startFlood(_ conn: ServerConnection, mebibytes: Int) {
+        floodRemaining = mebibytes << 20
+        conn.writeHead(status: 200, reason: ("OK" as StaticString).rawBytes, framing: .stream) { h in
+            h.append("Content-Type: text/event-stream\r\n")
+        }
+        continueFlood(conn)
+    }
+
+    private var floodRemaining = 0
+    private static let floodBlock: [UInt8] = Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 65_528) + [0x0A, 0x0A]
+
+    private func continueFlood(_ conn: ServerConnection) {
+        while floodRemaining > 0 && !conn.isWriteBlocked && !conn.isClosed {
+            let n = min(floodRemaining, Self.floodBlock.count)
+            Self.floodBlock.withUnsafeBytes { conn.writeBody(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            floodRemaining -= n
+        }
+        if floodRemaining == 0 && !conn.isClosed {
+            floodRemaining = -1
+            conn.endResponse()
+        }
+    }
+
+    public func connectionWritable(_ conn: ServerConnection) {
+        if floodRemaining > 0 { continueFlood(conn) }
+    }
 
     public func connectionClosed(_ conn: ServerConnection) {
         timer?.close()

@@ -21,7 +21,7 @@ public enum StandInServer {
 
     /// `modelflag stub-model`: runs until SIGTERM/SIGINT, then drains. Returns the exit code.
     public static func run(address: SocketAddress, options: StandInOptions) -> Int32 {
-        signal(SIGPIPE, SIG_IGN)
+        ProcessSignals.prepare()
         do {
             let loop = try Loop()
             let server = try start(loop: loop, address: address, options: options)
