@@ -105,9 +105,9 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the sidecar proxy in front of one model server.",
         discussion: """
-            Clients talk to --listen as if it were the model server (OpenAI-style HTTP/1.1 JSON and SSE).
-            SIGTERM or SIGINT drains gracefully: readiness turns false, the listener closes, in-flight
-            requests and streams finish (up to --drain-timeout), then the process exits 0. A second
+            Clients talk to --listen as if it were the model server (OpenAI-style HTTP/1.1 JSON and SSE). \
+            SIGTERM or SIGINT drains gracefully: readiness turns false, the listener closes, in-flight \
+            requests and streams finish (up to --drain-timeout), then the process exits 0. A second \
             signal exits at once with status 1.
             """
     )
