@@ -62,6 +62,9 @@ public final class ServerConnection: TCPStreamDelegate {
     private var requestStartNs: UInt64 = 0
     private var writeBlocked = false
     private var headWriter = HeadWriter(capacity: 1024)
+    /// The response head is built but not written yet: it goes out with the first body bytes, the
+    /// end of the response, or `flush()`, so a small response costs one system call, not two.
+    private var headPending = false
 
     init(stream: TCPStream, server: Server) {
         self.stream = stream
@@ -80,8 +83,9 @@ public final class ServerConnection: TCPStreamDelegate {
     public var isClosed: Bool { phase == .closed }
     /// True while the client is not keeping up: the producer should pause until `connectionWritable`.
     public var isWriteBlocked: Bool { writeBlocked }
-    /// The exchange in progress has a response head on the wire.
-    public var hasStartedResponse: Bool { responseStarted }
+    /// The exchange in progress has response bytes on the wire (or queued for it): from then on
+    /// a failure can only abort the connection. Before, it can still become an error response.
+    public var hasCommittedResponse: Bool { responseStarted && !headPending }
     /// True when the connection is idle between requests (nothing buffered, no exchange).
     var isIdle: Bool { phase == .head && input.isEmpty && request == nil }
 
@@ -262,14 +266,16 @@ public final class ServerConnection: TCPStreamDelegate {
 
     // MARK: Writing
 
-    /// Writes the response head. `headers` adds end-to-end fields; framing, `Connection` and
-    /// `X-Request-Id` are added here.
+    /// Builds the response head. `headers` adds end-to-end fields; framing, `Connection` and
+    /// `X-Request-Id` are added here. It is sent with the first body bytes, by `endResponse`, or by
+    /// `flush()` (call that when no body follows in the same loop turn, e.g. a stream's head).
     public func writeHead(
         status: Int, reason: UnsafeRawBufferPointer, framing: ResponseFraming,
         headers: (inout HeadWriter) -> Void
     ) {
         guard phase == .handling, !responseStarted else { return }
         responseStarted = true
+        headPending = false
         responseStatus = status
         let http10 = request?.isHTTP10 ?? true
         if server.isDraining { closeAfterResponse = true }
@@ -309,6 +315,13 @@ public final class ServerConnection: TCPStreamDelegate {
             headWriter.append("Connection: keep-alive\r\n")
         }
         headWriter.crlf()
+        headPending = true
+    }
+
+    /// Sends a pending response head now.
+    public func flush() {
+        guard headPending, phase == .handling else { return }
+        headPending = false
         headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
         noteQueued()
     }
@@ -317,13 +330,18 @@ public final class ServerConnection: TCPStreamDelegate {
     public func writeBody(_ bytes: UnsafeRawBufferPointer) {
         guard phase == .handling, responseStarted, !bytes.isEmpty else { return }
         bytesOut += bytes.count
-        if chunkedOut {
-            withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buf in
-                let n = ChunkFraming.header(bytes.count, into: buf)
-                _ = stream.write(UnsafeRawBufferPointer(rebasing: buf[0..<n]), bytes, ChunkFraming.crlf.rawBytes)
+        let withHead = headPending
+        headPending = false
+        headWriter.bytes.withUnsafeBytes { head in
+            let head = withHead ? head : UnsafeRawBufferPointer(start: nil, count: 0)
+            if chunkedOut {
+                withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buf in
+                    let n = ChunkFraming.header(bytes.count, into: buf)
+                    _ = stream.write(head, UnsafeRawBufferPointer(rebasing: buf[0..<n]), bytes, ChunkFraming.crlf.rawBytes)
+                }
+            } else {
+                _ = stream.write(head, bytes)
             }
-        } else {
-            _ = stream.write(bytes)
         }
         noteQueued()
     }
@@ -335,7 +353,13 @@ public final class ServerConnection: TCPStreamDelegate {
     /// Ends the response; the connection then reads the next request or closes.
     public func endResponse() {
         guard phase == .handling, responseStarted else { return }
-        if chunkedOut { stream.write(ChunkFraming.last.rawBytes) }
+        if headPending {
+            headPending = false
+            if chunkedOut { headWriter.append(ChunkFraming.last) }
+            headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
+        } else if chunkedOut {
+            stream.write(ChunkFraming.last.rawBytes)
+        }
         finishExchange()
         if closeAfterResponse {
             closeGracefully()
@@ -358,6 +382,7 @@ public final class ServerConnection: TCPStreamDelegate {
     /// connection is reset (never a final chunk, never a clean FIN after a close-delimited body).
     public func abortResponse() {
         guard phase != .closed else { return }
+        headPending = false
         if phase == .handling { finishExchange() }
         phase = .closed
         timer?.close()
@@ -381,8 +406,14 @@ public final class ServerConnection: TCPStreamDelegate {
     public func respondError(status: Int, code: String, message: String, close: Bool) {
         guard phase != .closed && phase != .lingering else { return }
         if responseStarted {
-            abortResponse()
-            return
+            if !headPending {
+                abortResponse()
+                return
+            }
+            // Only a head was built, nothing sent: replace it with the error.
+            responseStarted = false
+            headPending = false
+            bytesOut = 0
         }
         if phase != .handling {
             // Protocol error before a request was delivered.

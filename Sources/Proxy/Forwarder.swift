@@ -137,6 +137,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         if conn.isWriteBlocked { upstream?.pauseReading() }
     }
 
+    public func upstreamFlush() {
+        conn.flush()
+    }
+
     public func upstreamEnd() {
         upstream = nil
         conn.endResponse()
@@ -156,7 +160,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     private func fail(_ failure: UpstreamFailure) {
         metrics.upstreamErrors[failure.kind.rawValue].add()
-        if conn.hasStartedResponse {
+        if conn.hasCommittedResponse {
             Log.write(.error, "upstream_aborted") { line in
                 line.field("kind", failure.kind.label)
                 conn.requestId.withUnsafeBytes { line.field("request_id", bytes: $0) }

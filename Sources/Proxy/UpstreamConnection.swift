@@ -29,6 +29,8 @@ public protocol UpstreamExchange: AnyObject {
     func upstreamHead(_ head: ResponseHead, framing: BodyFraming)
     /// Body bytes (de-chunked), valid only during the call.
     func upstreamBody(_ bytes: UnsafeRawBufferPointer)
+    /// The bytes of this read have all been passed on (send what is pending, e.g. a head).
+    func upstreamFlush()
     /// The response ended; the connection already went back to the pool (or closed).
     func upstreamEnd()
     func upstreamFailed(_ failure: UpstreamFailure)
@@ -226,6 +228,8 @@ public final class UpstreamConnection: TCPStreamDelegate {
             input.removeAll(keepingCapacity: true)
             rest.withUnsafeBytes { forward($0) }
         }
+        // A head whose body has not started yet (a stream) goes out now, not with the first event.
+        exchange?.upstreamFlush()
     }
 
     private func forward(_ bytes: UnsafeRawBufferPointer) {
