@@ -7,6 +7,12 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The request-path modules: strict settings, and in release builds no dynamic exclusivity checks
+/// (about 2 % of proxy CPU per request in perf; debug builds and the tests keep them on).
+let hotPath: [SwiftSetting] = strict + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "ModelFlag",
     platforms: [.macOS(.v15)],
@@ -24,13 +30,13 @@ let package = Package(
             providers: [.apt(["libuv1-dev"])]
         ),
         /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
-        .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: strict),
+        .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
-        .target(name: "HTTP1", swiftSettings: strict),
+        .target(name: "HTTP1", swiftSettings: hotPath),
         /// The downstream side: accepted connections, request reading, limits, response writing.
-        .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: strict),
+        .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
-        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
+        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
         .executableTarget(

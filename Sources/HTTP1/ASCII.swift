@@ -8,18 +8,13 @@ enum ASCII {
     static let comma: UInt8 = 0x2C
     static let semicolon: UInt8 = 0x3B
 
-    /// RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA.
-    static let tcharTable: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
-        for c in "!#$%&'*+-.^_`|~".utf8 { t[Int(c)] = true }
-        return t
-    }()
-
+    /// RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA, as two 64-bit masks (no table, no lazy global).
     @inline(__always)
-    static func isTchar(_ b: UInt8) -> Bool { tcharTable.withUnsafeBufferPointer { $0[Int(b)] } }
+    static func isTchar(_ b: UInt8) -> Bool {
+        if b < 64 { return (0x03ff_6cfa_0000_0000 as UInt64) >> UInt64(b) & 1 == 1 }
+        if b < 128 { return (0x57ff_ffff_c7ff_fffe as UInt64) >> UInt64(b - 64) & 1 == 1 }
+        return false
+    }
 
     /// field-vchar / obs-text / SP / HTAB: every byte a header value may hold.
     @inline(__always)

@@ -74,3 +74,14 @@ public struct HeaderField: Sendable {
     /// The whole line without its CRLF: `name: value`.
     public var line: Range<Int> { Int(nameStart)..<Int(valueEnd) }
 }
+
+/// Reusable arrays for parsing heads (one per connection), so steady-state parsing does not allocate.
+public struct HeadStorage: Sendable {
+    public var bytes: [UInt8] = []
+    public var fields: [HeaderField] = []
+
+    public init() {
+        bytes.reserveCapacity(2048)
+        fields.reserveCapacity(24)
+    }
+}

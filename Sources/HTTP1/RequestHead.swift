@@ -29,14 +29,26 @@ public struct RequestHead: Sendable {
 
     /// Parses a complete head: `buf` runs from the start line to the final CRLF included.
     public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> RequestHead {
-        let bytes = Array(buf)
+        var storage = HeadStorage()
+        return try parse(buf, limits: limits, storage: &storage)
+    }
+
+    /// Parses into reused storage: once the previous head built from `storage` is gone, parsing
+    /// allocates nothing (the arrays are unique again and keep their capacity).
+    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage) throws(HTTPError) -> RequestHead {
+        storage.bytes.removeAll(keepingCapacity: true)
+        storage.bytes.append(contentsOf: buf)
+        storage.fields.removeAll(keepingCapacity: true)
+        let bytes = storage.bytes
         let result = bytes.withUnsafeBytes { p in
-            Result { () throws(HTTPError) -> RequestHead in try parse(bytes: bytes, p, limits: limits) }
+            Result { () throws(HTTPError) -> RequestHead in try parse(bytes: bytes, p, limits: limits, fields: &storage.fields) }
         }
         return try result.get()
     }
 
-    private static func parse(bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> RequestHead {
+    private static func parse(
+        bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField]
+    ) throws(HTTPError) -> RequestHead {
         // Request line: method SP request-target SP HTTP-version CRLF, single spaces.
         var i = 0
         let n = p.count
@@ -89,8 +101,6 @@ public struct RequestHead: Sendable {
             guard isStar || isAbsolute else { throw .badTarget }
         }
 
-        var fields: [HeaderField] = []
-        fields.reserveCapacity(16)
         try FieldParser.parse(p, from: i + 2, maxFields: limits.maxHeaders, into: &fields)
 
         var contentLength: Int?

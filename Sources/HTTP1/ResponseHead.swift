@@ -17,14 +17,26 @@ public struct ResponseHead: Sendable {
     public var connectionNamed: [Range<Int>]
 
     public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> ResponseHead {
-        let bytes = Array(buf)
+        var storage = HeadStorage()
+        return try parse(buf, limits: limits, storage: &storage)
+    }
+
+    /// Parses into reused storage: once the previous head built from `storage` is gone, parsing
+    /// allocates nothing (the arrays are unique again and keep their capacity).
+    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage) throws(HTTPError) -> ResponseHead {
+        storage.bytes.removeAll(keepingCapacity: true)
+        storage.bytes.append(contentsOf: buf)
+        storage.fields.removeAll(keepingCapacity: true)
+        let bytes = storage.bytes
         let result = bytes.withUnsafeBytes { p in
-            Result { () throws(HTTPError) -> ResponseHead in try parse(bytes: bytes, p, limits: limits) }
+            Result { () throws(HTTPError) -> ResponseHead in try parse(bytes: bytes, p, limits: limits, fields: &storage.fields) }
         }
         return try result.get()
     }
 
-    private static func parse(bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> ResponseHead {
+    private static func parse(
+        bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField]
+    ) throws(HTTPError) -> ResponseHead {
         // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]
         guard p.count >= 12, ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: p[0..<7]), "http/1."),
             p[0] == UInt8(ascii: "H"), p[7] == UInt8(ascii: "0") || p[7] == UInt8(ascii: "1"), p[8] == ASCII.sp
@@ -49,8 +61,6 @@ public struct ResponseHead: Sendable {
         }
         let reason = reasonStart..<i
         let isHTTP10 = p[7] == UInt8(ascii: "0")
-        var fields: [HeaderField] = []
-        fields.reserveCapacity(16)
         try FieldParser.parse(p, from: i + 2, maxFields: limits.maxHeaders, into: &fields)
         var contentLength: Int?
         var transferEncodings = 0

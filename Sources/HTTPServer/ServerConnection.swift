@@ -39,9 +39,10 @@ public final class ServerConnection: TCPStreamDelegate {
     var phase: Phase = .head
     private var input: [UInt8] = []
     private var scanner = HeadScanner()
+    private var headStorage = HeadStorage()
     private var remainingBody = 0
     private var chunked: ChunkedDecoder?
-    private var timer: Timer?
+    private var timer: Deadline?
     private var processing = false
     private var needsProcessing = false
 
@@ -74,8 +75,8 @@ public final class ServerConnection: TCPStreamDelegate {
         input.reserveCapacity(4096)
         stream.delegate = self
         stream.setNoDelay()
-        timer = try? Timer(loop: stream.loop) { [weak self] in self?.timerFired() }
-        timer?.start(ms: config.headerTimeoutMs)
+        timer = try? Deadline(loop: stream.loop) { [weak self] in self?.timerFired() }
+        timer?.set(ms: config.headerTimeoutMs)
         stream.startReading()
     }
 
@@ -98,11 +99,11 @@ public final class ServerConnection: TCPStreamDelegate {
         case .head:
             if input.isEmpty && request == nil {
                 // First byte of a new request: the header deadline starts now.
-                timer?.start(ms: config.headerTimeoutMs)
+                timer?.set(ms: config.headerTimeoutMs)
                 requestStartNs = Loop.hrtime()
             }
         case .body:
-            timer?.start(ms: config.bodyTimeoutMs)
+            timer?.set(ms: config.bodyTimeoutMs)
         case .handling:
             break
         }
@@ -143,7 +144,7 @@ public final class ServerConnection: TCPStreamDelegate {
         }
         // Keep reading and discarding until the client closes or the linger time is up.
         stream.startReading()
-        timer?.start(ms: config.lingerMs)
+        timer?.set(ms: config.lingerMs)
     }
 
     /// Parses as much buffered input as the current phase allows. Re-entrant calls (a handler that
@@ -176,7 +177,7 @@ public final class ServerConnection: TCPStreamDelegate {
             case .complete(let start, let end):
                 let parsed = input.withUnsafeBytes { p in
                     Result { () throws(HTTPError) in
-                        try RequestHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: config.limits)
+                        try RequestHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: config.limits, storage: &headStorage)
                     }
                 }
                 input.removeSubrange(0..<end)
@@ -216,13 +217,13 @@ public final class ServerConnection: TCPStreamDelegate {
             phase = .body
             if head.expectContinue && input.count < n { stream.write(Self.continueLine.rawBytes) }
             body.reserveCapacity(n)
-            timer?.start(ms: config.bodyTimeoutMs)
+            timer?.set(ms: config.bodyTimeoutMs)
             readBody()
         case .chunked:
             chunked = ChunkedDecoder(limits: config.limits)
             phase = .body
             if head.expectContinue && input.isEmpty { stream.write(Self.continueLine.rawBytes) }
-            timer?.start(ms: config.bodyTimeoutMs)
+            timer?.set(ms: config.bodyTimeoutMs)
             readBody()
         }
     }
@@ -255,7 +256,7 @@ public final class ServerConnection: TCPStreamDelegate {
 
     private func deliver() {
         phase = .handling
-        timer?.stop()
+        timer?.clear()
         responseStarted = false
         responseStatus = 0
         bytesOut = 0
@@ -368,10 +369,10 @@ public final class ServerConnection: TCPStreamDelegate {
             request = nil
             requestStartNs = 0
             if input.isEmpty {
-                timer?.start(ms: config.keepAliveTimeoutMs)
+                timer?.set(ms: config.keepAliveTimeoutMs)
             } else {
                 requestStartNs = Loop.hrtime()
-                timer?.start(ms: config.headerTimeoutMs)
+                timer?.set(ms: config.headerTimeoutMs)
             }
             stream.startReading()
             process()
@@ -456,7 +457,7 @@ public final class ServerConnection: TCPStreamDelegate {
         guard phase != .closed && phase != .lingering else { return }
         phase = .lingering
         input = []
-        timer?.stop()
+        timer?.clear()
         notifyClosed()
         if stream.shutdown() != nil { finalClose() }
     }

@@ -20,7 +20,6 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
-    private var requestHead: [UInt8] = []
 
     public init(conn: ServerConnection, pool: UpstreamPool, metrics: Metrics) {
         self.conn = conn
@@ -87,7 +86,6 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             out.crlf()
         }
         out.crlf()
-        requestHead = out.bytes
     }
 
     private func dispatch(fresh: Bool) {
@@ -101,7 +99,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         if fresh { metrics.retries.add() }
         upstream = u
-        u.send(head: requestHead, body: conn.body, isHEAD: request.isHEAD, to: self)
+        u.send(head: out.bytes, body: conn.body, isHEAD: request.isHEAD, to: self)
     }
 
     // MARK: UpstreamExchange

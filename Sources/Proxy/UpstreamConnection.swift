@@ -56,9 +56,11 @@ public final class UpstreamConnection: TCPStreamDelegate {
     /// Requests completed on this connection (0 = fresh).
     public private(set) var uses = 0
     weak var exchange: (any UpstreamExchange)?
-    private var timer: Timer?
+    private var timer: Deadline?
     private var input: [UInt8] = []
     private var scanner = HeadScanner()
+    private var headStorage = HeadStorage()
+    private var leftover: [UInt8] = []
     private var framing: BodyFraming = .none
     private var remaining = 0
     private var decoder: ChunkedDecoder?
@@ -76,14 +78,14 @@ public final class UpstreamConnection: TCPStreamDelegate {
         stream = try TCPStream(loop: pool.loop)
         stream.delegate = self
         stream.setNoDelay()
-        timer = try? Timer(loop: pool.loop) { [weak self] in self?.timerFired() }
+        timer = try? Deadline(loop: pool.loop) { [weak self] in self?.timerFired() }
         if let e = stream.connect(to: pool.config.address) {
             state = .closed
             stream.close()
             timer?.close()
             throw e
         }
-        timer?.start(ms: pool.config.connectTimeoutMs)
+        timer?.set(ms: pool.config.connectTimeoutMs)
     }
 
     /// Sends a request. Arrays are kept (not copied) until written when still connecting.
@@ -104,7 +106,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
 
     private func write(head: [UInt8], body: [UInt8]) {
         state = .awaitingHead
-        timer?.start(ms: pool.config.headerTimeoutMs)
+        timer?.set(ms: pool.config.headerTimeoutMs)
         stream.startReading()
         let error = head.withUnsafeBytes { h in body.withUnsafeBytes { b in stream.write(h, b) } }
         if let error {
@@ -149,7 +151,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
             input.append(contentsOf: bytes)
             parseHead()
         case .body:
-            timer?.start(ms: pool.config.idleTimeoutMs)
+            timer?.set(ms: pool.config.idleTimeoutMs)
             forward(bytes)
         }
     }
@@ -186,7 +188,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
             case .complete(let start, let end):
                 let parsed = input.withUnsafeBytes { p in
                     Result { () throws(HTTPError) in
-                        try ResponseHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: pool.config.limits)
+                        try ResponseHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: pool.config.limits, storage: &headStorage)
                     }
                 }
                 input.removeSubrange(0..<end)
@@ -216,7 +218,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
         case .chunked: decoder = ChunkedDecoder(maxBody: Int.max)
         default: break
         }
-        timer?.start(ms: pool.config.idleTimeoutMs)
+        timer?.set(ms: pool.config.idleTimeoutMs)
         exchange?.upstreamHead(head, framing: framing)
         guard state == .body else { return }  // the exchange may have abandoned us
         if framing == .none {
@@ -224,9 +226,10 @@ public final class UpstreamConnection: TCPStreamDelegate {
             return
         }
         if !input.isEmpty {
-            let rest = input
-            input.removeAll(keepingCapacity: true)
-            rest.withUnsafeBytes { forward($0) }
+            // Body bytes that came with the head: swap buffers instead of copying.
+            swap(&input, &leftover)
+            leftover.withUnsafeBytes { forward($0) }
+            leftover.removeAll(keepingCapacity: true)
         }
         // A head whose body has not started yet (a stream) goes out now, not with the first event.
         exchange?.upstreamFlush()
@@ -305,7 +308,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
         state = .idle
         paused = false
         stream.startReading()
-        timer?.start(ms: pool.config.poolIdleTimeoutMs)
+        timer?.set(ms: pool.config.poolIdleTimeoutMs)
     }
 
     /// The exchange gave up (client gone): the response is unfinished, so the connection cannot be reused.
