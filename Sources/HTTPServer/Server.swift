@@ -16,6 +16,9 @@ public final class Server: TCPListenerDelegate {
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     public weak var observer: (any ServerObserver)?
     public private(set) var isDraining = false
+    /// Shutdown was requested but the listener stays open for a while (`--shutdown-delay`):
+    /// responses carry `Connection: close` so clients move to other endpoints.
+    public var preferClose = false
     public var onDrained: (() -> Void)?
     var requestIds = RequestIdGenerator()
 

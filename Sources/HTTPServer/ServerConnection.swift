@@ -260,7 +260,7 @@ public final class ServerConnection: TCPStreamDelegate {
         responseStarted = false
         responseStatus = 0
         bytesOut = 0
-        closeAfterResponse = !(request?.keepAlive ?? false) || server.isDraining
+        closeAfterResponse = !(request?.keepAlive ?? false) || server.isDraining || server.preferClose
         if input.count > config.pipelineBuffer { stream.stopReading() }
         handler?.requestReady(self)
     }
@@ -279,7 +279,7 @@ public final class ServerConnection: TCPStreamDelegate {
         headPending = false
         responseStatus = status
         let http10 = request?.isHTTP10 ?? true
-        if server.isDraining { closeAfterResponse = true }
+        if server.isDraining || server.preferClose { closeAfterResponse = true }
         headWriter.reset()
         headWriter.append("HTTP/1.1 ")
         headWriter.appendDecimal(status)

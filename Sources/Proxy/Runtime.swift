@@ -142,7 +142,8 @@ public enum ProxyRuntime {
                 }
                 var wake: AsyncWake?
                 wake = try? AsyncWake(loop: wloop) {
-                    if shared.isDraining {
+                    if shared.isDraining { worker.server.preferClose = true }
+                    if shared.isDrainStarted {
                         worker.onFinished = {
                             wake?.close()
                             wake = nil
@@ -174,6 +175,7 @@ public enum ProxyRuntime {
             guard !drainStarted else { return }
             drainStarted = true
             Log.write(.info, "drain_started") { $0.field("timeout_ms", Int(options.drainTimeoutMs)) }
+            shared.markDrainStarted()
             for w in wakers.withLock({ $0 }) { w?.wake() }
             worker0.onFinished = {
                 remaining.subtract(1, ordering: .acquiringAndReleasing)
@@ -190,6 +192,8 @@ public enum ProxyRuntime {
                 _exit(1)
             }
             shared.markDraining()
+            worker0.server.preferClose = true
+            for w in wakers.withLock({ $0 }) { w?.wake() }
             Log.write(.info, "shutdown_requested") { $0.field("signal", Int(signum)); $0.field("delay_ms", Int(options.shutdownDelayMs)) }
             if options.shutdownDelayMs > 0 {
                 delayTimer = try? Timer(loop: loop) {

@@ -9,7 +9,13 @@ public final class SharedState: Sendable {
         workerMetrics = (0..<workers).map { _ in Metrics() }
     }
 
+    private let drainStartedFlag = Atomic<Bool>(false)
+
+    /// Shutdown was requested: readiness is false, responses close their connections.
     public var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
+    /// The listeners close now (after `--shutdown-delay`).
+    public var isDrainStarted: Bool { drainStartedFlag.load(ordering: .acquiring) }
+    public func markDrainStarted() { drainStartedFlag.store(true, ordering: .releasing) }
     public func markDraining() { drainingFlag.store(true, ordering: .releasing) }
     public var isReady: Bool { !isDraining }
 }
