@@ -66,6 +66,8 @@ public final class ServerConnection: TCPStreamDelegate {
     /// The response head is built but not written yet: it goes out with the first body bytes, the
     /// end of the response, or `flush()`, so a small response costs one system call, not two.
     private var headPending = false
+    /// The request was HEAD: the head describes a body that is never sent.
+    private var suppressBody = false
 
     init(stream: TCPStream, server: Server) {
         self.stream = stream
@@ -279,6 +281,7 @@ public final class ServerConnection: TCPStreamDelegate {
         headPending = false
         responseStatus = status
         let http10 = request?.isHTTP10 ?? true
+        suppressBody = request?.isHEAD ?? false
         if server.isDraining || server.preferClose { closeAfterResponse = true }
         headWriter.reset()
         headWriter.append("HTTP/1.1 ")
@@ -303,7 +306,9 @@ public final class ServerConnection: TCPStreamDelegate {
             headWriter.appendDecimal(n)
             headWriter.crlf()
         case .stream:
-            if http10 {
+            if suppressBody {
+                break  // no body follows, so no framing to announce
+            } else if http10 {
                 closeAfterResponse = true
             } else {
                 chunkedOut = true
@@ -329,7 +334,7 @@ public final class ServerConnection: TCPStreamDelegate {
 
     /// Writes body bytes (framed as a chunk when streaming to an HTTP/1.1 client).
     public func writeBody(_ bytes: UnsafeRawBufferPointer) {
-        guard phase == .handling, responseStarted, !bytes.isEmpty else { return }
+        guard phase == .handling, responseStarted, !bytes.isEmpty, !suppressBody else { return }
         bytesOut += bytes.count
         let withHead = headPending
         headPending = false

@@ -103,4 +103,15 @@ import Testing
         let normal = try Client(port: stack.port)
         #expect(try normal.request(chatRequest()).status == 200)
     }
+
+    /// A HEAD request never gets a body, not even on an error response (the connection stays in sync).
+    @Test func headErrorsHaveNoBody() throws {
+        let stack = try Stack()
+        let c = try Client(port: stack.port)
+        let r = try c.request("HEAD /nope HTTP/1.1\r\nHost: a\r\n\r\n", headRequest: true)
+        #expect(r.status == 404)
+        let r2 = try c.request("HEAD /v1/models HTTP/1.1\r\nHost: a\r\nX-StandIn-Fault: reset\r\n\r\n", headRequest: true)
+        #expect(r2.status == 502)
+        #expect(try c.request("GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+    }
 }
