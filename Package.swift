@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
         .target(name: "HTTP1", swiftSettings: hotPath),
+        /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
+        .target(name: "Rules", swiftSettings: hotPath),
         /// The downstream side: accepted connections, request reading, limits, response writing.
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
@@ -55,6 +57,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", swiftSettings: strict),
     ]

@@ -1,0 +1,249 @@
+/// Reads a rules file: parse, validate, compile. Every problem is reported with its location;
+/// a file with any error is refused whole (the last good rules stay in force).
+public enum RulesLoader {
+    public static let defaultInspectLimit = 256 * 1024
+
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var errors: [RuleError]
+        public var description: String { errors.map(\.description).joined(separator: "\n") }
+    }
+
+    public static func load(_ bytes: [UInt8]) throws(Failure) -> RuleSet {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            throw Failure(errors: [RuleError(line: 1, column: 1, path: "$", message: "the file is empty (an empty file is never read as \"no flags\")")])
+        }
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw Failure(errors: [RuleError(line: error.line, column: error.column, path: "$", message: "invalid JSON: \(error.message)")])
+        }
+        var v = Validator()
+        let set = v.build(root, revision: revisionOf(bytes))
+        if !v.errors.isEmpty || set == nil { throw Failure(errors: v.errors) }
+        return set!
+    }
+
+    /// The content hash operators see as the revision (FNV-1a 64, hex).
+    public static func revisionOf(_ bytes: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        let s = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}
+
+struct Validator {
+    var errors: [RuleError] = []
+
+    mutating func fail(_ node: JSONNode, _ path: String, _ message: String) {
+        errors.append(RuleError(line: node.line, column: node.column, path: path, message: message))
+    }
+
+    static let topLevelKeys: Set<String> = ["$schema", "upstreams", "defaultUpstream", "targetingKey", "flags", "$evaluators", "settings", "metadata"]
+
+    mutating func build(_ root: JSONNode, revision: String) -> RuleSet? {
+        guard let top = root.object else {
+            fail(root, "$", "the rules file is a JSON object")
+            return nil
+        }
+        for (k, v) in top where !Validator.topLevelKeys.contains(k) {
+            fail(v, "$.\(k)", "unknown key '\(k)' (allowed: \(Validator.topLevelKeys.sorted().joined(separator: ", ")))")
+        }
+        // Upstreams.
+        var upstreams: [UpstreamSpec] = []
+        var upstreamIndex: [String: Int] = [:]
+        if let node = root["upstreams"], let entries = node.object, !entries.isEmpty {
+            for (name, u) in entries {
+                let p = "$.upstreams.\(name)"
+                guard u.object != nil else {
+                    fail(u, p, "an upstream is an object {\"address\": \"HOST:PORT\", \"modelVersion\": \"...\"}")
+                    continue
+                }
+                for (k, v) in u.object! where !["address", "modelVersion", "model"].contains(k) {
+                    fail(v, "\(p).\(k)", "unknown upstream key '\(k)' (allowed: address, modelVersion, model)")
+                }
+                guard let address = u["address"]?.string, Validator.isHostPort(address) else {
+                    fail(u["address"] ?? u, "\(p).address", "address must be \"HOST:PORT\"")
+                    continue
+                }
+                guard let version = u["modelVersion"]?.string, !version.isEmpty else {
+                    fail(u["modelVersion"] ?? u, "\(p).modelVersion", "modelVersion is required: output records carry it")
+                    continue
+                }
+                var model: String?
+                if let m = u["model"] {
+                    guard let s = m.string, !s.isEmpty else {
+                        fail(m, "\(p).model", "model must be a non-empty string")
+                        continue
+                    }
+                    model = s
+                }
+                upstreamIndex[name] = upstreams.count
+                upstreams.append(UpstreamSpec(name: name, address: address, modelVersion: version, model: model))
+            }
+        } else {
+            fail(root["upstreams"] ?? root, "$.upstreams", "at least one upstream is required: {\"name\": {\"address\": \"HOST:PORT\", \"modelVersion\": \"...\"}}")
+        }
+        var defaultUpstream = 0
+        if let d = root["defaultUpstream"] {
+            if let name = d.string, let i = upstreamIndex[name] {
+                defaultUpstream = i
+            } else {
+                fail(d, "$.defaultUpstream", "defaultUpstream must name one of the upstreams (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
+            }
+        } else if upstreams.count > 1 {
+            fail(root, "$.defaultUpstream", "with more than one upstream, defaultUpstream says where requests no flag governs go")
+        }
+        // Targeting key chain.
+        var keySources: [KeySource] = []
+        var bodyPaths = Set<[String]>()
+        if let tk = root["targetingKey"] {
+            let items = tk.array ?? [tk]
+            for (i, item) in items.enumerated() {
+                guard let s = item.string, let src = Validator.keySource(s) else {
+                    fail(item, "$.targetingKey[\(i)]", "a key source is \"header:NAME\" or \"body:PATH\" (e.g. \"header:x-user-id\", \"body:user\")")
+                    continue
+                }
+                if case .body(let p) = src { bodyPaths.insert(p) }
+                keySources.append(src)
+            }
+        } else {
+            keySources = [.header("x-user-id"), .body(["user"])]
+            bodyPaths.insert(["user"])
+        }
+        // Settings.
+        var responseHeaders = true
+        var inspectLimit = RulesLoader.defaultInspectLimit
+        if let s = root["settings"] {
+            for (k, v) in s.object ?? [] {
+                switch k {
+                case "responseHeaders":
+                    if case .bool(let b) = v.value { responseHeaders = b } else { fail(v, "$.settings.responseHeaders", "true or false") }
+                case "bodyInspectLimit":
+                    if let n = v.number, n >= 0, n == n.rounded() { inspectLimit = Int(n) } else { fail(v, "$.settings.bodyInspectLimit", "a number of bytes") }
+                default:
+                    fail(v, "$.settings.\(k)", "unknown setting '\(k)' (allowed: responseHeaders, bodyInspectLimit)")
+                }
+            }
+        }
+        // Shared evaluators.
+        var evaluators: [String: JSONNode] = [:]
+        var segmentNames: [String] = []
+        if let e = root["$evaluators"] {
+            guard let entries = e.object else {
+                fail(e, "$.$evaluators", "$evaluators is an object of named rules")
+                return nil
+            }
+            for (name, rule) in entries {
+                evaluators[name] = rule
+                segmentNames.append(name)
+            }
+        }
+        var compiler = Compiler(evaluators: evaluators)
+        // Flags.
+        var flags: [Flag] = []
+        if let f = root["flags"], let entries = f.object {
+            for (key, node) in entries {
+                if let flag = buildFlag(key, node, upstreamIndex, &compiler) { flags.append(flag) }
+            }
+        } else {
+            fail(root["flags"] ?? root, "$.flags", "flags is required (an object, may be empty)")
+        }
+        // Compile every evaluator too, so an unused broken one is still reported.
+        for (name, rule) in evaluators {
+            var c = Compiler(evaluators: evaluators)
+            _ = c.compile(rule, "$.$evaluators.\(name)")
+            for e in c.errors where !compiler.errors.contains(where: { $0.line == e.line && $0.column == e.column }) { errors.append(e) }
+        }
+        errors.append(contentsOf: compiler.errors)
+        bodyPaths.formUnion(compiler.bodyPaths)
+        let needsFacts = compiler.usesFacts || flags.contains { $0.match.models != nil }
+        guard errors.isEmpty else { return nil }
+        return RuleSet(
+            revision: revision, upstreams: upstreams, defaultUpstream: defaultUpstream, flags: flags,
+            keySources: keySources, bodyPaths: bodyPaths.sorted { $0.joined(separator: ".") < $1.joined(separator: ".") },
+            needsFacts: needsFacts, responseHeaders: responseHeaders, inspectLimit: inspectLimit, segmentNames: segmentNames)
+    }
+
+    private mutating func buildFlag(_ key: String, _ node: JSONNode, _ upstreamIndex: [String: Int], _ compiler: inout Compiler) -> Flag? {
+        let p = "$.flags.\(key)"
+        guard let obj = node.object else {
+            fail(node, p, "a flag is an object with state, variants, defaultVariant and optional targeting")
+            return nil
+        }
+        for (k, v) in obj where !["state", "variants", "defaultVariant", "targeting", "match", "metadata"].contains(k) {
+            fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: state, variants, defaultVariant, targeting, match, metadata)")
+        }
+        var enabled = true
+        switch node["state"]?.string {
+        case "ENABLED": enabled = true
+        case "DISABLED": enabled = false
+        default:
+            fail(node["state"] ?? node, "\(p).state", "state must be \"ENABLED\" or \"DISABLED\"")
+        }
+        var variants: [(name: String, upstream: Int)] = []
+        if let vs = node["variants"]?.object, !vs.isEmpty {
+            for (name, target) in vs {
+                guard let u = target.string, let i = upstreamIndex[u] else {
+                    fail(target, "\(p).variants.\(name)", "a variant's value names an upstream (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
+                    continue
+                }
+                variants.append((name, i))
+            }
+        } else {
+            fail(node["variants"] ?? node, "\(p).variants", "variants is a non-empty object: variant name -> upstream name")
+        }
+        var defaultVariant = 0
+        if let d = node["defaultVariant"]?.string, let i = variants.firstIndex(where: { $0.name == d }) {
+            defaultVariant = i
+        } else {
+            fail(node["defaultVariant"] ?? node, "\(p).defaultVariant", "defaultVariant must name one of the flag's variants")
+        }
+        var targeting: Expr?
+        if let t = node["targeting"] {
+            if let o = t.object, o.isEmpty {
+                targeting = nil  // flagd: {} means no targeting
+            } else {
+                targeting = compiler.compile(t, "\(p).targeting")
+            }
+        }
+        var match = FlagMatch()
+        if let m = node["match"] {
+            for (k, v) in m.object ?? [] {
+                switch k {
+                case "pathPrefix":
+                    if let s = v.string, s.hasPrefix("/") { match.pathPrefix = s } else { fail(v, "\(p).match.pathPrefix", "a path starting with '/'") }
+                case "model":
+                    let items = v.array ?? [v]
+                    let names = items.compactMap(\.string)
+                    if names.count == items.count && !names.isEmpty { match.models = names } else { fail(v, "\(p).match.model", "a model alias or a list of them") }
+                default:
+                    fail(v, "\(p).match.\(k)", "unknown match key '\(k)' (allowed: pathPrefix, model)")
+                }
+            }
+        }
+        guard !variants.isEmpty else { return nil }
+        return Flag(key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant, targeting: targeting, match: match)
+    }
+
+    static func isHostPort(_ s: String) -> Bool {
+        guard let colon = s.lastIndex(of: ":"), colon != s.startIndex, let port = UInt16(s[s.index(after: colon)...]), port > 0 else { return false }
+        return true
+    }
+
+    static func keySource(_ s: String) -> KeySource? {
+        if s.hasPrefix("header:") {
+            let n = s.dropFirst(7).lowercased()
+            return n.isEmpty ? nil : .header(n)
+        }
+        if s.hasPrefix("body:") {
+            let parts = s.dropFirst(5).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            return parts.isEmpty || parts.contains(where: \.isEmpty) ? nil : .body(parts)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,152 @@
+/// One model server the rules can route to.
+public struct UpstreamSpec: Sendable, Equatable {
+    public var name: String
+    /// `HOST:PORT`.
+    public var address: String
+    /// What output records carry as the version of the model that answered.
+    public var modelVersion: String
+    /// When set, the request body's `"model"` is rewritten to this before forwarding.
+    public var model: String?
+}
+
+/// Which requests a flag governs.
+public struct FlagMatch: Sendable {
+    /// Request paths starting with this (default: every path).
+    public var pathPrefix: String?
+    /// Requests whose body `"model"` is one of these aliases (default: any).
+    public var models: [String]?
+
+    func matches(path: ArraySlice<UInt8>, model: Value) -> Bool {
+        if let p = pathPrefix, !path.starts(with: p.utf8) { return false }
+        if let models {
+            guard case .string(let m) = model else { return false }
+            return models.contains { m.elementsEqual($0.utf8) }
+        }
+        return true
+    }
+}
+
+public struct Flag: Sendable {
+    public var key: String
+    public var keyBytes: [UInt8]
+    /// DISABLED is the kill switch: every request goes to `defaultVariant`.
+    public var enabled: Bool
+    /// Variant name → index into `RuleSet.upstreams`.
+    public var variants: [(name: String, upstream: Int)]
+    public var defaultVariant: Int
+    public var targeting: Expr?
+    public var match: FlagMatch
+}
+
+/// Where the targeting key comes from, tried in order.
+public enum KeySource: Sendable, Equatable, CustomStringConvertible {
+    case header(String)
+    case body([String])
+
+    public var description: String {
+        switch self {
+        case .header(let h): return "header:\(h)"
+        case .body(let p): return "body:" + p.joined(separator: ".")
+        }
+    }
+}
+
+/// A loaded, validated, compiled rules file. Immutable: a reload builds a new one and swaps a
+/// reference; requests in flight keep the one they started with.
+public final class RuleSet: Sendable {
+    public let revision: String
+    public let upstreams: [UpstreamSpec]
+    public let defaultUpstream: Int
+    public let flags: [Flag]
+    public let keySources: [KeySource]
+    /// JSON body paths any rule (or the key chain) reads; the body scanner extracts only these.
+    public let bodyPaths: [[String]]
+    /// Some rule reads `request.*` facts or matches on the body's model.
+    public let needsFacts: Bool
+    /// Add `X-ModelFlag-Flag` / `X-ModelFlag-Variant` to responses.
+    public let responseHeaders: Bool
+    /// Largest body prefix inspected for rules (bytes).
+    public let inspectLimit: Int
+    public let segmentNames: [String]
+
+    init(
+        revision: String, upstreams: [UpstreamSpec], defaultUpstream: Int, flags: [Flag], keySources: [KeySource],
+        bodyPaths: [[String]], needsFacts: Bool, responseHeaders: Bool, inspectLimit: Int, segmentNames: [String]
+    ) {
+        self.revision = revision
+        self.upstreams = upstreams
+        self.defaultUpstream = defaultUpstream
+        self.flags = flags
+        self.keySources = keySources
+        self.bodyPaths = bodyPaths
+        self.needsFacts = needsFacts
+        self.responseHeaders = responseHeaders
+        self.inspectLimit = inspectLimit
+        self.segmentNames = segmentNames
+    }
+
+    /// Whether routing needs the request body scanned at all.
+    public var needsBody: Bool { needsFacts || !bodyPaths.isEmpty }
+}
+
+/// The routing decision for one request.
+public struct Decision: Sendable {
+    public enum Reason: String, Sendable {
+        /// No flag governs the request: the default upstream.
+        case noFlag = "NO_FLAG"
+        /// The flag is DISABLED (kill switch): its default variant.
+        case disabled = "DISABLED"
+        /// Targeting chose the variant.
+        case targetingMatch = "TARGETING_MATCH"
+        /// Targeting gave nothing (null, or no targeting): the default variant.
+        case defaultVariant = "DEFAULT"
+        /// Targeting named a variant the flag does not have: the default variant.
+        case error = "ERROR"
+    }
+
+    public var flag: Int?
+    public var variant: Int
+    public var upstream: Int
+    public var reason: Reason
+}
+
+extension RuleSet {
+    /// Picks the flag governing the request (the first whose `match` fits) and evaluates it.
+    public func decide<C: EvaluationContext>(path: ArraySlice<UInt8>, context: C, trace: inout Trace?) -> Decision {
+        let model = needsFacts ? context.lookup(.fact(.model)) : .null
+        for (index, flag) in flags.enumerated() where flag.match.matches(path: path, model: model) {
+            return evaluate(index, context: context, trace: &trace)
+        }
+        return Decision(flag: nil, variant: -1, upstream: defaultUpstream, reason: .noFlag)
+    }
+
+    public func evaluate<C: EvaluationContext>(_ index: Int, context: C, trace: inout Trace?) -> Decision {
+        let flag = flags[index]
+        let fallback = Decision(flag: index, variant: flag.defaultVariant, upstream: flag.variants[flag.defaultVariant].upstream, reason: .defaultVariant)
+        guard flag.enabled else {
+            var d = fallback
+            d.reason = .disabled
+            return d
+        }
+        guard let targeting = flag.targeting else { return fallback }
+        var ev = Evaluator(context: context, flagKey: flag.keyBytes, tracing: trace != nil)
+        let result = ev.eval(targeting)
+        if trace != nil { trace = ev.trace }
+        let name: ArraySlice<UInt8>
+        switch result {
+        case .string(let s): name = s
+        case .bool(let b): name = ArraySlice((b ? "true" : "false").utf8)
+        case .null: return fallback
+        default:
+            var d = fallback
+            d.reason = .error
+            return d
+        }
+        for (vi, v) in flag.variants.enumerated() where name.elementsEqual(v.name.utf8) {
+            return Decision(flag: index, variant: vi, upstream: v.upstream, reason: .targetingMatch)
+        }
+        var d = fallback
+        d.reason = .error
+        return d
+    }
+}

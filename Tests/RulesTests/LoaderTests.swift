@@ -1,0 +1,60 @@
+import Rules
+import Testing
+
+@Suite struct LoaderTests {
+    @Test func errorsCarryLineColumnAndPath() {
+        let text = """
+            {
+              "upstreams": {"stable": {"address": "127.0.0.1:9001", "modelVersion": "v1"}},
+              "flags": {
+                "chat": {
+                  "state": "ENABLED",
+                  "variants": {"stable": "stable", "x": "nowhere"},
+                  "defaultVariant": "stable",
+                  "targeting": {"if": [{"==": [{"var": "bdy.user"}, 1]}, "stable"]}
+                }
+              }
+            }
+            """
+        let errors = loadErrors(text)
+        #expect(errors.count == 2)
+        let variant = errors.first { $0.path == "$.flags.chat.variants.x" }
+        #expect(variant?.line == 6)
+        let unknown = errors.first { $0.message.contains("unknown context name 'bdy.user'") }
+        #expect(unknown?.line == 8)
+    }
+
+    @Test(arguments: [
+        ("", "empty"), ("   \n", "empty"), ("{\"upstreams\": ", "invalid JSON"), ("[]", "JSON object"),
+        ("{\"upstreams\": {}, \"flags\": {}}", "at least one upstream"),
+        (#"{"upstreams": {"a": {"address": "x", "modelVersion": "1"}}, "flags": {}}"#, "HOST:PORT"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {}, "extra": 1}"#, "unknown key 'extra'"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ON", "variants": {"a": "a"}, "defaultVariant": "a"}}}"#, "state must be"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"$ref": "nope"}}}}"#, "unknown evaluator"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"bogus": [1]}}}}"#, "unknown operator"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "$evaluators": {"x": {"$ref": "x"}}, "flags": {}}"#, "cycle"),
+        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"fractional": [["a", -1]]}}}}"#, "whole numbers"),
+    ])
+    func refusedFiles(_ text: String, _ expected: String) {
+        let errors = loadErrors(text)
+        #expect(!errors.isEmpty, "accepted: \(text)")
+        #expect(errors.contains { $0.message.contains(expected) }, "\(errors)")
+    }
+
+    @Test func jsonParserKeepsOrderAndPositions() throws {
+        let node = try JSONParser.parse("{\n  \"b\": 1,\n  \"a\": [true, null, \"x\\u00e9\\ud83d\\ude00\"]\n}")
+        #expect(node.object?.map(\.key) == ["b", "a"])
+        #expect(node["a"]?.line == 3)
+        #expect(node["a"]?.array?[2].string == "xé😀")
+        #expect(throws: JSONParseError.self) { try JSONParser.parse("{\"a\": 1, \"a\": 2}") }
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(String(repeating: "[", count: 500)) }
+    }
+
+    @Test func revisionIsAContentHash() throws {
+        let a = try rules(file(flags: "{}"))
+        let b = try rules(file(flags: "{}"))
+        let c = try rules(file(flags: "{ }"))
+        #expect(a.revision == b.revision)
+        #expect(a.revision != c.revision)
+    }
+}

@@ -1,0 +1,42 @@
+import Rules
+
+/// A context over plain values, for evaluating rules without a request.
+struct DictContext: EvaluationContext {
+    var values: [ContextKey: Value] = [:]
+    func lookup(_ key: ContextKey) -> Value { values[key] ?? .null }
+}
+
+func rules(_ text: String) throws -> RuleSet {
+    try RulesLoader.load(Array(text.utf8))
+}
+
+func loadErrors(_ text: String) -> [RuleError] {
+    do {
+        _ = try RulesLoader.load(Array(text.utf8))
+        return []
+    } catch {
+        return error.errors
+    }
+}
+
+/// A rules file with two upstreams and the given flags / evaluators JSON.
+func file(flags: String, evaluators: String = "{}") -> String {
+    """
+    {
+      "upstreams": {
+        "stable": {"address": "127.0.0.1:9001", "modelVersion": "v1"},
+        "candidate": {"address": "127.0.0.1:9002", "modelVersion": "v2", "model": "cand"}
+      },
+      "defaultUpstream": "stable",
+      "$evaluators": \(evaluators),
+      "flags": \(flags)
+    }
+    """
+}
+
+func variantName(_ set: RuleSet, _ flag: String, _ ctx: DictContext) -> String {
+    let index = set.flags.firstIndex { $0.key == flag }!
+    var trace: Trace?
+    let d = set.evaluate(index, context: ctx, trace: &trace)
+    return set.flags[index].variants[d.variant].name
+}
