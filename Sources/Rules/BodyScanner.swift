@@ -1,0 +1,390 @@
+/// What one scan of a request body found: the values at the paths the rules read, and the facts
+/// derived from an OpenAI-style chat body.
+public struct BodyFacts: Sendable {
+    /// Values at `RuleSet.bodyPaths`, same order; `.null` when absent.
+    public var values: [Value] = []
+    /// The body was valid JSON (an object) and within the inspection limit.
+    public var parsed = false
+    /// The body was larger than the inspection limit (nothing was extracted).
+    public var tooLarge = false
+    public var messageCount = 0
+    public var userTurns = 0
+    /// Bytes of message text content (for the prompt-token estimate).
+    public var contentBytes = 0
+    public var hasTools = false
+    public var hasImages = false
+    public var hasResponseFormat = false
+    public var stream = false
+    /// The top-level `"model"` string, and where its raw text sits in the body (for rewriting).
+    public var model: Value = .null
+    public var modelRange: Range<Int>?
+
+    public init() {}
+
+    public var promptTokens: Int { (contentBytes + 3) / 4 }
+}
+
+/// Extracts the paths the rules need from a JSON body in one pass over its bytes.
+///
+/// No JSON tree is built: values are skipped unless their path is wanted or feeds a fact, and
+/// strings come back as slices of the body (copied only when they hold escapes). Malformed JSON
+/// stops the scan: `parsed` is false, every value is null, and the request still flows.
+public struct BodyScanner: Sendable {
+    let wanted: [[[UInt8]]]
+    let facts: Bool
+    static let maxDepth = 64
+
+    public init(paths: [[String]], facts: Bool) {
+        wanted = paths.map { $0.map { Array($0.utf8) } }
+        self.facts = facts
+    }
+
+    public func scan(_ body: [UInt8], limit: Int) -> BodyFacts {
+        var out = BodyFacts()
+        out.values = Array(repeating: .null, count: wanted.count)
+        if body.count > limit {
+            out.tooLarge = true
+            return out
+        }
+        var walker = Walker(body: body, wanted: wanted, facts: facts, out: out)
+        walker.skipWS()
+        guard walker.i < body.count, body[walker.i] == UInt8(ascii: "{") else { return walker.out }
+        if walker.value(depth: 0, role: .root) {
+            walker.skipWS()
+            walker.out.parsed = walker.i == body.count
+        }
+        if !walker.out.parsed {
+            var failed = BodyFacts()
+            failed.values = Array(repeating: .null, count: wanted.count)
+            return failed
+        }
+        return walker.out
+    }
+}
+
+/// Where the walker is, for facts.
+enum Role {
+    case root, other, messages, message, content, contentPart, tools, functions
+}
+
+struct Walker {
+    let body: [UInt8]
+    let wanted: [[[UInt8]]]
+    let facts: Bool
+    var out: BodyFacts
+    var i = 0
+    /// The current path: key ranges in the body, or array indices.
+    var path: [PathPart] = []
+
+    enum PathPart {
+        case key(Range<Int>)
+        case index(Int)
+    }
+
+    init(body: [UInt8], wanted: [[[UInt8]]], facts: Bool, out: BodyFacts) {
+        self.body = body
+        self.wanted = wanted
+        self.facts = facts
+        self.out = out
+        path.reserveCapacity(8)
+    }
+
+    mutating func skipWS() {
+        while i < body.count, body[i] == 0x20 || body[i] == 0x0A || body[i] == 0x0D || body[i] == 0x09 { i += 1 }
+    }
+
+    /// Index of the wanted path equal to the current path, if any.
+    func wantedIndex() -> Int? {
+        outer: for (w, p) in wanted.enumerated() where p.count == path.count {
+            for (k, part) in path.enumerated() {
+                switch part {
+                case .key(let r):
+                    guard body[r].elementsEqual(p[k]) else { continue outer }
+                case .index(let n):
+                    guard p[k].elementsEqual(String(n).utf8) else { continue outer }
+                }
+            }
+            return w
+        }
+        return nil
+    }
+
+    /// Whether some wanted path continues below the current path.
+    func wantedBelow() -> Bool {
+        outer: for p in wanted where p.count > path.count {
+            for (k, part) in path.enumerated() {
+                switch part {
+                case .key(let r):
+                    guard body[r].elementsEqual(p[k]) else { continue outer }
+                case .index(let n):
+                    guard p[k].elementsEqual(String(n).utf8) else { continue outer }
+                }
+            }
+            return true
+        }
+        return false
+    }
+
+    /// Parses one value at `i`. Returns false on malformed JSON.
+    mutating func value(depth: Int, role: Role) -> Bool {
+        guard depth < BodyScanner.maxDepth, i < body.count else { return false }
+        let target = path.isEmpty ? nil : wantedIndex()
+        let interesting = role != .other || target != nil || wantedBelow()
+        switch body[i] {
+        case UInt8(ascii: "{"):
+            let start = i
+            if !interesting { return skipContainer() }
+            i += 1
+            skipWS()
+            if i < body.count && body[i] == UInt8(ascii: "}") {
+                i += 1
+                if let t = target { out.values[t] = .string(body[start..<i]) }
+                return true
+            }
+            while true {
+                skipWS()
+                guard i < body.count, body[i] == UInt8(ascii: "\"") else { return false }
+                let keyStart = i + 1
+                guard skipString() else { return false }
+                let key = keyStart..<(i - 1)
+                skipWS()
+                guard i < body.count, body[i] == UInt8(ascii: ":") else { return false }
+                i += 1
+                skipWS()
+                let childRole = facts ? Walker.role(of: body[key], in: role) : .other
+                if role == .root && facts { noteRootKey(key) }
+                if role == .message && facts && body[key].elementsEqual("role".utf8) {
+                    if i < body.count, body[i] == UInt8(ascii: "\"") {
+                        let s = i + 1
+                        guard skipString() else { return false }
+                        if body[s..<(i - 1)].elementsEqual("user".utf8) { out.userTurns += 1 }
+                        path.append(.key(key))
+                        if let t = wantedIndex() { out.values[t] = stringValue(s..<(i - 1)) }
+                        path.removeLast()
+                        if !afterMember() { return false }
+                        if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                        continue
+                    }
+                }
+                if role == .contentPart && facts && body[key].elementsEqual("type".utf8), i < body.count, body[i] == UInt8(ascii: "\"") {
+                    let s = i + 1
+                    guard skipString() else { return false }
+                    let t = body[s..<(i - 1)]
+                    if t.elementsEqual("image_url".utf8) || t.elementsEqual("input_image".utf8) || t.elementsEqual("image".utf8) { out.hasImages = true }
+                    if !afterMember() { return false }
+                    if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                    continue
+                }
+                if role == .contentPart && facts && body[key].elementsEqual("text".utf8), i < body.count, body[i] == UInt8(ascii: "\"") {
+                    let s = i
+                    guard skipString() else { return false }
+                    out.contentBytes += i - s - 2
+                    if !afterMember() { return false }
+                    if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                    continue
+                }
+                path.append(.key(key))
+                let ok = value(depth: depth + 1, role: childRole)
+                path.removeLast()
+                guard ok else { return false }
+                if !afterMember() { return false }
+                if body[i - 1] == UInt8(ascii: "}") { break }
+            }
+            if let t = target { out.values[t] = .string(body[start..<i]) }
+            return true
+        case UInt8(ascii: "["):
+            let start = i
+            if !interesting { return skipContainer() }
+            i += 1
+            var index = 0
+            var scalars: [Value] = []
+            var allScalar = true
+            skipWS()
+            if i < body.count && body[i] == UInt8(ascii: "]") {
+                i += 1
+                if let t = target { out.values[t] = .array([]) }
+                return true
+            }
+            while true {
+                skipWS()
+                let childRole: Role
+                switch role {
+                case .messages: childRole = .message
+                case .content: childRole = .contentPart
+                default: childRole = .other
+                }
+                if role == .messages { out.messageCount += 1 }
+                if role == .tools || role == .functions { out.hasTools = true }
+                if target != nil, i < body.count, body[i] != UInt8(ascii: "{"), body[i] != UInt8(ascii: "[") {
+                    let s = i
+                    guard scalar() else { return false }
+                    scalars.append(scalarValue(s..<i))
+                } else {
+                    allScalar = false
+                    path.append(.index(index))
+                    let ok = value(depth: depth + 1, role: childRole)
+                    path.removeLast()
+                    guard ok else { return false }
+                }
+                index += 1
+                skipWS()
+                guard i < body.count else { return false }
+                if body[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if body[i] == UInt8(ascii: "]") {
+                    i += 1
+                    break
+                }
+                return false
+            }
+            if let t = target { out.values[t] = allScalar ? .array(scalars) : .string(body[start..<i]) }
+            return true
+        default:
+            let s = i
+            guard scalar() else { return false }
+            if role == .content, body[s] == UInt8(ascii: "\"") { out.contentBytes += i - s - 2 }
+            if let t = target { out.values[t] = scalarValue(s..<i) }
+            if role == .root || path.count == 1 {
+                noteRootScalar(s..<i)
+            }
+            return true
+        }
+    }
+
+    /// After a member value: expects `,` (more) or `}` (end). Leaves `i` past it.
+    mutating func afterMember() -> Bool {
+        skipWS()
+        guard i < body.count else { return false }
+        if body[i] == UInt8(ascii: ",") || body[i] == UInt8(ascii: "}") {
+            i += 1
+            return true
+        }
+        return false
+    }
+
+    static func role(of key: ArraySlice<UInt8>, in parent: Role) -> Role {
+        switch parent {
+        case .root:
+            if key.elementsEqual("messages".utf8) { return .messages }
+            if key.elementsEqual("tools".utf8) { return .tools }
+            if key.elementsEqual("functions".utf8) { return .functions }
+        case .message:
+            if key.elementsEqual("content".utf8) { return .content }
+        default: break
+        }
+        return .other
+    }
+
+    var currentRootKey: Range<Int>? {
+        guard path.count == 1, case .key(let r) = path[0] else { return nil }
+        return r
+    }
+
+    mutating func noteRootKey(_ key: Range<Int>) {
+        if body[key].elementsEqual("response_format".utf8) { out.hasResponseFormat = true }
+    }
+
+    mutating func noteRootScalar(_ r: Range<Int>) {
+        guard facts, let key = currentRootKey else { return }
+        if body[key].elementsEqual("stream".utf8) {
+            out.stream = body[r].elementsEqual("true".utf8)
+        } else if body[key].elementsEqual("model".utf8), body[r.lowerBound] == UInt8(ascii: "\"") {
+            let inner = (r.lowerBound + 1)..<(r.upperBound - 1)
+            out.model = stringValue(inner)
+            out.modelRange = inner
+        }
+    }
+
+    func scalarValue(_ r: Range<Int>) -> Value {
+        let b = body[r.lowerBound]
+        if b == UInt8(ascii: "\"") { return stringValue((r.lowerBound + 1)..<(r.upperBound - 1)) }
+        if b == UInt8(ascii: "t") { return .bool(true) }
+        if b == UInt8(ascii: "f") { return .bool(false) }
+        if b == UInt8(ascii: "n") { return .null }
+        return .number(Double(String(decoding: body[r], as: UTF8.self)) ?? 0)
+    }
+
+    /// A string's content: a slice when it has no escapes, else decoded.
+    func stringValue(_ r: Range<Int>) -> Value {
+        guard body[r].contains(UInt8(ascii: "\\")) else { return .string(body[r]) }
+        var text: [UInt8] = [UInt8(ascii: "\"")]
+        text.append(contentsOf: body[r])
+        text.append(UInt8(ascii: "\""))
+        if let node = try? JSONParser.parse(text), let s = node.string { return .string(ArraySlice(s.utf8)) }
+        return .string(body[r])
+    }
+
+    mutating func skipString() -> Bool {
+        i += 1
+        while i < body.count {
+            let b = body[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                return true
+            }
+            if b == UInt8(ascii: "\\") { i += 1 } else if b < 0x20 { return false }
+            i += 1
+        }
+        return false
+    }
+
+    mutating func scalar() -> Bool {
+        guard i < body.count else { return false }
+        switch body[i] {
+        case UInt8(ascii: "\""): return skipString()
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let s = i
+            while i < body.count {
+                let b = body[i]
+                if (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
+                    || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
+                {
+                    i += 1
+                } else {
+                    break
+                }
+            }
+            return i > s
+        default: return false
+        }
+    }
+
+    mutating func literal(_ w: StaticString) -> Bool {
+        let n = w.utf8CodeUnitCount
+        guard i + n <= body.count else { return false }
+        for k in 0..<n where body[i + k] != w.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    /// Skips an object or array without looking inside (strings are skipped whole, so brackets in
+    /// them do not count).
+    mutating func skipContainer() -> Bool {
+        var depth = 0
+        while i < body.count {
+            let b = body[i]
+            switch b {
+            case UInt8(ascii: "\""):
+                guard skipString() else { return false }
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                if depth > BodyScanner.maxDepth { return false }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 {
+                    i += 1
+                    return true
+                }
+            default: break
+            }
+            i += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,56 @@
+import Rules
+import Testing
+
+@Suite struct BodyScannerTests {
+    let chat = Array("""
+        {"model": "chat", "user": "u-42", "metadata": {"tier": "enterprise", "n": 3, "tags": ["a", "b"]},
+         "stream": true, "response_format": {"type": "json_object"},
+         "messages": [
+           {"role": "system", "content": "You are terse."},
+           {"role": "user", "content": "Hello \\"there\\""},
+           {"role": "assistant", "content": "Hi"},
+           {"role": "user", "content": [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": "x"}}]}
+         ],
+         "tools": [{"type": "function", "function": {"name": "f"}}]}
+        """.utf8)
+
+    @Test func extractsPathsAndFacts() {
+        let scanner = BodyScanner(paths: [["user"], ["metadata", "tier"], ["metadata", "n"], ["metadata", "tags"], ["messages", "1", "content"], ["absent"]], facts: true)
+        let f = scanner.scan(chat, limit: 1 << 20)
+        #expect(f.parsed)
+        #expect(f.values[0] == .string("u-42"))
+        #expect(f.values[1] == .string("enterprise"))
+        #expect(f.values[2] == .number(3))
+        #expect(f.values[3] == .array([.string("a"), .string("b")]))
+        #expect(f.values[4] == .string("Hello \"there\""))
+        #expect(f.values[5] == .null)
+        #expect(f.messageCount == 4)
+        #expect(f.userTurns == 2)
+        #expect(f.hasTools)
+        #expect(f.hasImages)
+        #expect(f.hasResponseFormat)
+        #expect(f.stream)
+        #expect(f.model == .string("chat"))
+        #expect(f.modelRange.map { String(decoding: chat[$0], as: UTF8.self) } == "chat")
+        #expect(f.contentBytes > 30)
+    }
+
+    @Test func malformedOrOversizedBodiesGiveNothing() {
+        let scanner = BodyScanner(paths: [["user"]], facts: true)
+        for bad in ["{\"user\": \"a\"", "not json", "{\"user\": tru}", "[1, 2]", "{\"user\": \"a\"} trailing"] {
+            let f = scanner.scan(Array(bad.utf8), limit: 1 << 20)
+            #expect(!f.parsed, "\(bad)")
+            #expect(f.values[0] == .null)
+        }
+        let f = scanner.scan(chat, limit: 100)
+        #expect(f.tooLarge && !f.parsed)
+    }
+
+    @Test func skipsWhatNoRuleReads() {
+        // Brackets inside strings of skipped values do not confuse the scanner.
+        let body = Array(#"{"other": {"x": "}]{[", "y": [1, {"z": "]"}]}, "user": "me"}"#.utf8)
+        let f = BodyScanner(paths: [["user"]], facts: false).scan(body, limit: 1 << 20)
+        #expect(f.parsed)
+        #expect(f.values[0] == .string("me"))
+    }
+}
