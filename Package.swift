@@ -38,13 +38,13 @@ let package = Package(
         /// The downstream side: accepted connections, request reading, limits, response writing.
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
-        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: hotPath),
+        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules"], swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
         .executableTarget(
             name: "modelflag",
             dependencies: [
-                "Proxy", "StandIn", "UVCore",
+                "Proxy", "StandIn", "UVCore", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,

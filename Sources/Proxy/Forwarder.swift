@@ -1,5 +1,6 @@
 import HTTP1
 import HTTPServer
+import Rules
 import UVCore
 
 /// The request path for one client connection: client request → upstream request → response back.
@@ -15,22 +16,28 @@ import UVCore
 ///    connection is aborted so a partial response is never mistaken for a whole one.
 public final class Forwarder: ConnectionHandler, UpstreamExchange {
     let conn: ServerConnection
-    let pool: UpstreamPool
+    let router: Router
     let metrics: Metrics
+    /// The current exchange's routing (its rules stay alive with it).
+    private var route: Route?
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
 
-    public init(conn: ServerConnection, pool: UpstreamPool, metrics: Metrics) {
+    init(conn: ServerConnection, router: Router, metrics: Metrics) {
         self.conn = conn
-        self.pool = pool
+        self.router = router
         self.metrics = metrics
     }
+
+    /// The body to send upstream: the request's, or its copy with `"model"` rewritten.
+    private var upstreamBody: [UInt8] { route?.body ?? conn.body }
 
     // MARK: ConnectionHandler
 
     public func requestReady(_ conn: ServerConnection) {
         guard let request = conn.request else { return }
+        route = router.route(request, body: conn.body)
         buildUpstreamHead(request)
         retried = false
         dispatch(fresh: false)
@@ -71,35 +78,36 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 out.append(UnsafeRawBufferPointer(rebasing: p[f.line]))
                 out.crlf()
             }
-            if !sawHost {
+            if !sawHost, let route {
                 out.append("Host: ")
-                out.append(pool.config.address.description)
+                out.append(route.pool.config.address.description)
                 out.crlf()
             }
         }
         conn.clientAddress.withUnsafeBytes { out.header("X-Forwarded-For", $0) }
         out.append("X-Forwarded-Proto: http\r\n")
         conn.requestId.withUnsafeBytes { out.header("X-Request-Id", $0) }
-        if !conn.body.isEmpty || request.framing != .none {
+        let body = upstreamBody
+        if !body.isEmpty || request.framing != .none {
             out.append("Content-Length: ")
-            out.appendDecimal(conn.body.count)
+            out.appendDecimal(body.count)
             out.crlf()
         }
         out.crlf()
     }
 
     private func dispatch(fresh: Bool) {
-        guard let request = conn.request else { return }
+        guard let request = conn.request, let route else { return }
         let u: UpstreamConnection
         do {
-            u = try pool.acquire(fresh: fresh)
+            u = try route.pool.acquire(fresh: fresh)
         } catch {
             fail(.connect(error))
             return
         }
         if fresh { metrics.retries.add() }
         upstream = u
-        u.send(head: out.bytes, body: conn.body, isHEAD: request.isHEAD, to: self)
+        u.send(head: out.bytes, body: upstreamBody, isHEAD: request.isHEAD, to: self)
     }
 
     // MARK: UpstreamExchange
@@ -126,6 +134,14 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                         continue  // hop-by-hop, framing, and X-Request-Id (ours is set)
                     }
                 }
+                if let route, let rules = route.rules, rules.responseHeaders, let fi = route.flag {
+                    let flag = rules.flags[fi]
+                    h.append("X-ModelFlag-Flag: ")
+                    h.append(flag.key)
+                    h.append("\r\nX-ModelFlag-Variant: ")
+                    h.append(flag.variants[route.variant].name)
+                    h.crlf()
+                }
             }
         }
     }
@@ -141,6 +157,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     public func upstreamEnd() {
         upstream = nil
+        route = nil
         conn.endResponse()
     }
 

@@ -37,6 +37,8 @@ public final class Metrics: Sendable {
     public let poolReuses = Counter()
     public let retries = Counter()
     public let clientCancelled = Counter()
+    /// Request bodies the rules could not inspect: [0] not JSON, [1] over the inspection limit.
+    public let bodyUninspected = [Counter(), Counter()]
     public let bytesIn = Counter()
     public let bytesOut = Counter()
     /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
@@ -109,6 +111,10 @@ public enum PrometheusText {
         let sumMicros = all.reduce(0) { $0 + $1.durationSumMicros.load }
         out += "modelflag_request_duration_seconds_sum \(Double(sumMicros) / 1e6)\n"
         out += "modelflag_request_duration_seconds_count \(cumulative)\n"
+        out += "# HELP modelflag_rules_body_uninspected_total Request bodies rules could not read (predicates on them were false; the request still flowed).\n"
+        out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
+        out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
+        out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"
         out += "# HELP modelflag_draining 1 while the process drains after SIGTERM.\n"
         out += "# TYPE modelflag_draining gauge\n"
         out += "modelflag_draining \(draining ? 1 : 0)\n"

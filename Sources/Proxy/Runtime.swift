@@ -1,6 +1,7 @@
 import Glibc
 import HTTP1
 import HTTPServer
+import Rules
 import Synchronization
 import UVCore
 
@@ -16,6 +17,9 @@ public struct ProxyOptions: Sendable {
     /// After SIGTERM, keep accepting this long (readiness already false) so that endpoint removal
     /// propagates before the listener closes (Kubernetes). 0 = close the listener at once.
     public var shutdownDelayMs: UInt64 = 0
+    /// The rules file (`--rules`) and its content at start; nil routes everything to `upstream`.
+    public var rulesPath: String?
+    public var rules: RuleSet?
 
     public init(listen: SocketAddress, upstream: UpstreamConfig) {
         self.listen = listen
@@ -28,7 +32,7 @@ final class Worker {
     let index: Int
     let loop: Loop
     let server: Server
-    let pool: UpstreamPool
+    let router: Router
     private var drainTimer: Timer?
     private var observer: MetricsObserver
     var onFinished: (() -> Void)?
@@ -37,13 +41,16 @@ final class Worker {
         self.index = index
         self.loop = loop
         let metrics = shared.workerMetrics[index]
-        let pool = UpstreamPool(loop: loop, config: options.upstream, metrics: metrics)
-        self.pool = pool
+        let router = Router(loop: loop, base: options.upstream, metrics: metrics)
+        if let rules = options.rules, let problem = router.install(rules) {
+            Log.write(.error, "rules_install_failed") { $0.field("error", problem) }
+        }
+        self.router = router
         observer = MetricsObserver(metrics)
         server = try Server(
             loop: loop, name: "proxy", address: address, reusePort: options.workers > 1, config: options.server
         ) { conn in
-            Forwarder(conn: conn, pool: pool, metrics: metrics)
+            Forwarder(conn: conn, router: router, metrics: metrics)
         }
         server.observer = observer
     }
@@ -62,7 +69,7 @@ final class Worker {
     private func finish() {
         drainTimer?.close()
         drainTimer = nil
-        pool.closeIdle()
+        router.closeIdle()
         let cb = onFinished
         onFinished = nil
         cb?()

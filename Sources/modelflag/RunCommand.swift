@@ -118,10 +118,17 @@ struct Run: ParsableCommand {
     @Option(help: "Admin address for /healthz, /readyz and /metrics, HOST:PORT. Off when not given.")
     var admin: String?
 
+    @Option(help: "Flag rules file (JSON, see README). With it, requests are routed to the file's upstreams and --upstream is not used.")
+    var rules: String?
+
     @OptionGroup var proxy: ProxyFlags
 
     func run() throws {
-        let options = try proxy.options(listen: listen, admin: admin)
+        var options = try proxy.options(listen: listen, admin: admin)
+        if let rules {
+            options.rulesPath = rules
+            options.rules = try loadRules(rules)
+        }
         let rc = ProxyRuntime.run(options)
         if rc != 0 { throw ExitCode(rc) }
     }

@@ -1,0 +1,119 @@
+import HTTP1
+import HTTPServer
+import Rules
+import UVCore
+
+/// The routing decision for one request, kept by the exchange until it ends: the rules it was
+/// decided under stay alive with it, so a reload never changes a request in flight.
+struct Route {
+    let pool: UpstreamPool
+    let rules: RuleSet?
+    let flag: Int?
+    let variant: Int
+    /// A copy of the body with `"model"` rewritten, when the chosen upstream asks for it.
+    let body: [UInt8]?
+}
+
+/// Per worker: the rules in force and one connection pool per upstream address.
+///
+/// Loop-confined. `install` swaps in a new rule set (built off the loop); pools are kept by
+/// address across reloads, so kept-alive connections survive a reload that does not move them.
+final class Router {
+    let loop: Loop
+    let metrics: Metrics
+    private let base: UpstreamConfig
+    private(set) var rules: RuleSet?
+    private var pools: [UpstreamPool] = []
+    private var poolsByAddress: [String: UpstreamPool] = [:]
+    private var scanner: BodyScanner?
+
+    init(loop: Loop, base: UpstreamConfig, metrics: Metrics) {
+        self.loop = loop
+        self.base = base
+        self.metrics = metrics
+        pools = [pool(for: base.address)]
+    }
+
+    private func pool(for address: SocketAddress) -> UpstreamPool {
+        let key = address.description
+        if let p = poolsByAddress[key] { return p }
+        var config = base
+        config.address = address
+        let p = UpstreamPool(loop: loop, config: config, metrics: metrics)
+        poolsByAddress[key] = p
+        return p
+    }
+
+    /// Makes `rules` the rules for new requests. Returns an error text when an upstream address
+    /// cannot be resolved (the old rules then stay in force).
+    func install(_ rules: RuleSet) -> String? {
+        var next: [UpstreamPool] = []
+        for u in rules.upstreams {
+            guard let address = try? SocketAddress(u.address) else {
+                return "upstream '\(u.name)': cannot resolve address '\(u.address)'"
+            }
+            next.append(pool(for: address))
+        }
+        self.rules = rules
+        pools = next
+        scanner = rules.needsBody ? BodyScanner(paths: rules.bodyPaths, facts: rules.needsFacts) : nil
+        return nil
+    }
+
+    func route(_ head: RequestHead, body: [UInt8]) -> Route {
+        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, body: nil) }
+        var facts = BodyFacts()
+        if let scanner {
+            facts = scanner.scan(body, limit: rules.inspectLimit)
+            if !facts.parsed && !body.isEmpty {
+                metrics.bodyUninspected[facts.tooLarge ? 1 : 0].add()
+            }
+        }
+        let path = Router.pathOf(head)
+        let context = RequestContext(
+            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: Router.targetingKey(rules, head, facts),
+            path: path, bodyBytes: body.count)
+        var trace: Trace?
+        let d = rules.decide(path: path, context: context, trace: &trace)
+        var newBody: [UInt8]?
+        if let model = rules.upstreams[d.upstream].model, let range = facts.modelRange {
+            newBody = Router.rewriteModel(body, range, model)
+        }
+        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, body: newBody)
+    }
+
+    static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
+        let t = head.bytes[head.target]
+        if let q = t.firstIndex(of: UInt8(ascii: "?")) { return t[t.startIndex..<q] }
+        return t
+    }
+
+    /// The first key source that has a non-empty value.
+    static func targetingKey(_ rules: RuleSet, _ head: RequestHead, _ facts: BodyFacts) -> Value {
+        for source in rules.keySources {
+            switch source {
+            case .header(let name):
+                if case .string(let s) = RequestContext.header(head, name), !s.isEmpty { return .string(s) }
+            case .body(let p):
+                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty { return .string(s) }
+            }
+        }
+        return .null
+    }
+
+    /// The body with the `"model"` string's content replaced; everything else byte-identical.
+    static func rewriteModel(_ body: [UInt8], _ range: Range<Int>, _ model: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + model.utf8.count)
+        out.append(contentsOf: body[0..<range.lowerBound])
+        var escaped: [UInt8] = []
+        JSONText.appendString(&escaped, model.utf8)
+        out.append(contentsOf: escaped[1..<(escaped.count - 1)])
+        out.append(contentsOf: body[range.upperBound...])
+        return out
+    }
+
+    func closeIdle() {
+        for p in poolsByAddress.values { p.closeIdle() }
+    }
+}
