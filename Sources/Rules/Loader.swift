@@ -161,7 +161,8 @@ struct Validator {
         }
         errors.append(contentsOf: compiler.errors)
         bodyPaths.formUnion(compiler.bodyPaths)
-        let needsFacts = compiler.usesFacts || flags.contains { $0.match.models != nil }
+        // Facts include the body's model, which matching by model and rewriting it both need.
+        let needsFacts = compiler.usesFacts || flags.contains { $0.match.models != nil } || upstreams.contains { $0.model != nil }
         guard errors.isEmpty else { return nil }
         return RuleSet(
             revision: revision, upstreams: upstreams, defaultUpstream: defaultUpstream, flags: flags,

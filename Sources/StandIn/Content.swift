@@ -49,4 +49,26 @@ enum Content {
         }
         return false
     }
+
+    /// The request's top-level `"model"` string (first occurrence; enough for a stand-in to echo).
+    static func requestedModel(_ body: [UInt8]) -> String? {
+        let key = Array("\"model\"".utf8)
+        var i = 0
+        while i + key.count <= body.count {
+            if body[i] == key[0] && Array(body[i..<(i + key.count)]) == key {
+                var j = i + key.count
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09) { j += 1 }
+                guard j < body.count, body[j] == UInt8(ascii: ":") else { return nil }
+                j += 1
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09) { j += 1 }
+                guard j < body.count, body[j] == UInt8(ascii: "\"") else { return nil }
+                let s = j + 1
+                var e = s
+                while e < body.count && body[e] != UInt8(ascii: "\"") && body[e] != UInt8(ascii: "\\") { e += 1 }
+                return String(decoding: body[s..<e], as: UTF8.self)
+            }
+            i += 1
+        }
+        return nil
+    }
 }

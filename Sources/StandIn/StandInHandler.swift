@@ -54,11 +54,12 @@ public final class StandInHandler: ConnectionHandler {
             let words = Content.words(seed: seed, count: 12 + Int(seed % 20))
             let id = "chatcmpl-" + String(seed, radix: 16)
             let promptTokens = max(1, conn.body.count / 4)
+            let requested = Content.requestedModel(conn.body)
             after(latency, on: conn) { [self] in
                 if stream {
                     startStream(conn, id: id, words: words)
                 } else {
-                    respondJSON(conn, id: id, words: words, promptTokens: promptTokens)
+                    respondJSON(conn, id: id, words: words, promptTokens: promptTokens, requested: requested)
                 }
             }
         case ("GET", "/v1/models"):
@@ -81,14 +82,15 @@ public final class StandInHandler: ConnectionHandler {
         timer?.start(ms: ms)
     }
 
-    private func respondJSON(_ conn: ServerConnection, id: String, words: [String], promptTokens: Int) {
+    private func respondJSON(_ conn: ServerConnection, id: String, words: [String], promptTokens: Int, requested: String?) {
         let text = words.joined(separator: " ")
         let created = Int(time(nil))
         let body =
             "{\"id\":\"\(id)\",\"object\":\"chat.completion\",\"created\":\(created),\"model\":\"\(options.model)\","
             + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(text)\"},\"finish_reason\":\"stop\"}],"
             + "\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(words.count),\"total_tokens\":\(promptTokens + words.count)},"
-            + "\"confidence\":\(options.confidence)}\n"
+            + "\"confidence\":\(options.confidence)"
+            + (requested.map { ",\"requested_model\":\"\($0)\"" } ?? "") + "}\n"
         send(conn, 200, "application/json", body)
     }
 
