@@ -1,5 +1,6 @@
 import HTTP1
 import HTTPServer
+import Synchronization
 
 /// The admin listener: `GET /healthz` (alive), `GET /readyz` (503 while draining), `GET /metrics`
 /// (Prometheus text). Separate from the proxy port so probes and scrapes never queue behind model
@@ -24,13 +25,35 @@ public final class AdminHandler: ConnectionHandler {
                 respond(conn, 503, "application/json", "{\"ready\":false,\"reason\":\"draining\"}\n")
             }
         case "/metrics" where isGet:
-            let text = PrometheusText.render(shared.workerMetrics, draining: shared.isDraining, ready: shared.isReady)
+            var text = PrometheusText.render(shared.workerMetrics, draining: shared.isDraining, ready: shared.isReady)
+            text += rulesMetrics()
             respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text)
-        case "/healthz", "/readyz", "/metrics":
+        case "/rules" where isGet:
+            respond(conn, 200, "application/json", rulesJSON())
+        case "/healthz", "/readyz", "/metrics", "/rules":
             conn.respondError(status: 405, code: "method_not_allowed", message: "use GET", close: false)
         default:
-            conn.respondError(status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics", close: false)
+            conn.respondError(status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules", close: false)
         }
+    }
+
+    /// The active rules revision, when it loaded, and the last reload error.
+    private func rulesJSON() -> String {
+        let st = shared.rules.status.withLock { $0 }
+        var b: [UInt8] = []
+        func field(_ name: String, _ value: String?) {
+            b.append(contentsOf: "\"\(name)\":".utf8)
+            if let value { JSONText.appendString(&b, value.utf8) } else { b.append(contentsOf: "null".utf8) }
+            b.append(UInt8(ascii: ","))
+        }
+        b.append(UInt8(ascii: "{"))
+        field("path", st.path)
+        field("revision", st.revision)
+        field("loadedAt", st.loadedAt)
+        field("lastError", st.lastError)
+        field("lastErrorAt", st.lastErrorAt)
+        b.append(contentsOf: "\"reloads\":\(st.reloads),\"failures\":\(st.failures),\"lastReloadSuccessful\":\(st.lastReloadSuccessful)}\n".utf8)
+        return String(decoding: b, as: UTF8.self)
     }
 
     private func respond(_ conn: ServerConnection, _ status: Int, _ type: String, _ body: String) {
@@ -49,6 +72,20 @@ public final class AdminHandler: ConnectionHandler {
             if !isHEAD { conn.writeBody(UnsafeRawBufferPointer(b)) }
         }
         conn.endResponse()
+    }
+
+    private func rulesMetrics() -> String {
+        let st = shared.rules.status.withLock { $0 }
+        guard st.path != nil else { return "" }
+        var out = "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
+        out += "modelflag_rules_reloads_total \(st.reloads)\n"
+        out += "# HELP modelflag_rules_reload_failures_total Reloads refused (invalid, empty, truncated or missing file); the last good rules stayed.\n"
+        out += "# TYPE modelflag_rules_reload_failures_total counter\nmodelflag_rules_reload_failures_total \(st.failures)\n"
+        out += "# HELP modelflag_rules_last_reload_successful 1 when the last reload attempt applied or found no change.\n"
+        out += "# TYPE modelflag_rules_last_reload_successful gauge\nmodelflag_rules_last_reload_successful \(st.lastReloadSuccessful ? 1 : 0)\n"
+        out += "# HELP modelflag_rules_info The active rules revision (content hash).\n# TYPE modelflag_rules_info gauge\n"
+        out += "modelflag_rules_info{revision=\"\(st.revision ?? "")\"} 1\n"
+        return out
     }
 
     public func connectionWritable(_ conn: ServerConnection) {}

@@ -44,20 +44,11 @@ final class Router {
         return p
     }
 
-    /// Makes `rules` the rules for new requests. Returns an error text when an upstream address
-    /// cannot be resolved (the old rules then stay in force).
-    func install(_ rules: RuleSet) -> String? {
-        var next: [UpstreamPool] = []
-        for u in rules.upstreams {
-            guard let address = try? SocketAddress(u.address) else {
-                return "upstream '\(u.name)': cannot resolve address '\(u.address)'"
-            }
-            next.append(pool(for: address))
-        }
-        self.rules = rules
-        pools = next
-        scanner = rules.needsBody ? BodyScanner(paths: rules.bodyPaths, facts: rules.needsFacts) : nil
-        return nil
+    /// Makes `update` the rules for new requests (addresses were resolved off the loop).
+    func install(_ update: RulesUpdate) {
+        pools = update.addresses.map { pool(for: $0) }
+        rules = update.rules
+        scanner = update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
     }
 
     func route(_ head: RequestHead, body: [UInt8]) -> Route {

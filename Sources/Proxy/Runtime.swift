@@ -20,6 +20,8 @@ public struct ProxyOptions: Sendable {
     /// The rules file (`--rules`) and its content at start; nil routes everything to `upstream`.
     public var rulesPath: String?
     public var rules: RuleSet?
+    /// How often the rules file is stat-polled besides inotify (0 = never).
+    public var rulesPollMs: UInt64 = 2_000
 
     public init(listen: SocketAddress, upstream: UpstreamConfig) {
         self.listen = listen
@@ -36,14 +38,25 @@ final class Worker {
     private var drainTimer: Timer?
     private var observer: MetricsObserver
     var onFinished: (() -> Void)?
+    /// The rules generation this worker has installed.
+    var rulesGeneration = 0
+
+    /// Installs newer published rules, if any (called on this worker's loop).
+    func refreshRules(_ shared: SharedState) {
+        let gen = shared.rules.gen
+        guard gen != rulesGeneration, let update = shared.rules.latest else { return }
+        rulesGeneration = gen
+        router.install(update)
+    }
 
     init(index: Int, loop: Loop, options: ProxyOptions, address: SocketAddress, shared: SharedState) throws(UVError) {
         self.index = index
         self.loop = loop
         let metrics = shared.workerMetrics[index]
         let router = Router(loop: loop, base: options.upstream, metrics: metrics)
-        if let rules = options.rules, let problem = router.install(rules) {
-            Log.write(.error, "rules_install_failed") { $0.field("error", problem) }
+        if let update = shared.rules.latest {
+            router.install(update)
+            rulesGeneration = shared.rules.gen
         }
         self.router = router
         observer = MetricsObserver(metrics)
@@ -84,6 +97,26 @@ public enum ProxyRuntime {
     public static func run(_ options: ProxyOptions) -> Int32 {
         ProcessSignals.prepare()
         let shared = SharedState(workers: options.workers)
+        if let rules = options.rules {
+            let (update, problem) = RulesUpdate.resolve(rules)
+            guard let update else {
+                Log.write(.error, "rules_invalid") { $0.field("error", problem ?? "") }
+                return 1
+            }
+            var ts: [UInt8] = []
+            Log.appendTimestamp(&ts)
+            shared.rules.status.withLock {
+                $0.path = options.rulesPath
+                $0.revision = rules.revision
+                $0.loadedAt = String(decoding: ts, as: UTF8.self)
+            }
+            shared.rules.publish(update)
+            Log.write(.info, "rules_loaded") {
+                $0.field("path", options.rulesPath ?? "")
+                $0.field("revision", rules.revision)
+                $0.field("flags", rules.flags.count)
+            }
+        }
         let loop: Loop
         let worker0: Worker
         do {
@@ -123,9 +156,11 @@ public enum ProxyRuntime {
         var finishing = false
         var signals: [SignalWatcher] = []
 
+        var watcher: RulesWatcher?
         func closeMain() {
             guard !finishing else { return }
             finishing = true
+            watcher?.close()
             admin?.closeListener()
             admin?.abortAll()
             for s in signals { s.close() }
@@ -149,6 +184,7 @@ public enum ProxyRuntime {
                 }
                 var wake: AsyncWake?
                 wake = try? AsyncWake(loop: wloop) {
+                    worker.refreshRules(shared)
                     if shared.isDraining { worker.server.preferClose = true }
                     if shared.isDrainStarted {
                         worker.onFinished = {
@@ -175,6 +211,19 @@ public enum ProxyRuntime {
         if failed.load(ordering: .acquiring) {
             Log.write(.error, "worker_start_failed")
             return 1
+        }
+
+        if let path = options.rulesPath {
+            watcher = RulesWatcher(loop: loop, path: path, pollMs: options.rulesPollMs, channel: shared.rules) { _ in
+                worker0.refreshRules(shared)
+                for w in wakers.withLock({ $0 }) { w?.wake() }
+            }
+            if let w = try? SignalWatcher(loop: loop, signal: SIGHUP, { _ in
+                Log.write(.info, "rules_reload_requested") { $0.field("signal", "SIGHUP") }
+                watcher?.reload()
+            }) {
+                signals.append(w)
+            }
         }
 
         var drainStarted = false

@@ -3,6 +3,8 @@ import Synchronization
 /// State every worker and the admin endpoint read: readiness and drain, plus all workers' metrics.
 public final class SharedState: Sendable {
     public let workerMetrics: [Metrics]
+    /// The rules in force and the reload status.
+    let rules = RulesChannel()
     private let drainingFlag = Atomic<Bool>(false)
 
     public init(workers: Int) {

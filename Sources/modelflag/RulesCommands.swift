@@ -23,21 +23,6 @@ func loadRules(_ path: String) throws -> RuleSet {
     }
 }
 
-func readWholeFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { return nil }
-        if n == 0 { return out }
-        out.append(contentsOf: buf[0..<n])
-        if out.count > 16 << 20 { return nil }
-    }
-}
-
 func printError(_ text: String) {
     var t = text
     t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }

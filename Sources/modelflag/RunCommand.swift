@@ -121,6 +121,9 @@ struct Run: ParsableCommand {
     @Option(help: "Flag rules file (JSON, see README). With it, requests are routed to the file's upstreams and --upstream is not used.")
     var rules: String?
 
+    @Option(help: "Besides inotify, stat the rules file this often (0 turns polling off). SIGHUP forces a reload.")
+    var rulesPollInterval = Duration(ms: 2_000)
+
     @OptionGroup var proxy: ProxyFlags
 
     func run() throws {
@@ -128,6 +131,7 @@ struct Run: ParsableCommand {
         if let rules {
             options.rulesPath = rules
             options.rules = try loadRules(rules)
+            options.rulesPollMs = rulesPollInterval.milliseconds
         }
         let rc = ProxyRuntime.run(options)
         if rc != 0 { throw ExitCode(rc) }
