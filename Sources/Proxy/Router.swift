@@ -108,3 +108,28 @@ final class Router {
         for p in poolsByAddress.values { p.closeIdle() }
     }
 }
+
+/// Routing without sockets, for the benchmark: the same scan, context and decision as `Router.route`.
+public enum RoutingBench {
+    /// Parses `head` once, then decides `iterations` times; returns nanoseconds per decision and
+    /// the variant chosen last (so the work cannot be optimized away).
+    public static func run(rules: RuleSet, head: [UInt8], body: [UInt8], iterations: Int) -> (nsPerOp: Double, variant: String) {
+        let parsed = head.withUnsafeBytes { p in Result { () throws(HTTPError) in try RequestHead.parse(p, limits: Limits()) } }
+        guard case .success(let request) = parsed else { return (0, "bad head") }
+        let scanner = rules.needsBody ? BodyScanner(paths: rules.bodyPaths, facts: rules.needsFacts) : nil
+        var last = Decision(flag: nil, variant: -1, upstream: 0, reason: .noFlag)
+        let start = Loop.hrtime()
+        for _ in 0..<iterations {
+            let facts = scanner?.scan(body, limit: rules.inspectLimit) ?? BodyFacts()
+            let path = Router.pathOf(request)
+            let context = RequestContext(
+                head: request, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: Router.targetingKey(rules, request, facts),
+                path: path, bodyBytes: body.count)
+            var trace: Trace?
+            last = rules.decide(path: path, context: context, trace: &trace)
+        }
+        let ns = Double(Loop.hrtime() - start) / Double(iterations)
+        let name = last.flag.map { rules.flags[$0].variants[last.variant].name } ?? "none"
+        return (ns, name)
+    }
+}

@@ -1,3 +1,5 @@
+import Glibc
+
 /// What one scan of a request body found: the values at the paths the rules read, and the facts
 /// derived from an OpenAI-style chat body.
 public struct BodyFacts: Sendable {
@@ -30,12 +32,12 @@ public struct BodyFacts: Sendable {
 /// strings come back as slices of the body (copied only when they hold escapes). Malformed JSON
 /// stops the scan: `parsed` is false, every value is null, and the request still flows.
 public struct BodyScanner: Sendable {
-    let wanted: [[[UInt8]]]
+    let wanted: [[WantedPart]]
     let facts: Bool
     static let maxDepth = 64
 
     public init(paths: [[String]], facts: Bool) {
-        wanted = paths.map { $0.map { Array($0.utf8) } }
+        wanted = paths.map { $0.map { WantedPart(key: Array($0.utf8), index: Int($0)) } }
         self.facts = facts
     }
 
@@ -46,20 +48,28 @@ public struct BodyScanner: Sendable {
             out.tooLarge = true
             return out
         }
-        var walker = Walker(body: body, wanted: wanted, facts: facts, out: out)
-        walker.skipWS()
-        guard walker.i < body.count, body[walker.i] == UInt8(ascii: "{") else { return walker.out }
-        if walker.value(depth: 0, role: .root) {
+        return body.withUnsafeBufferPointer { p in
+            var walker = Walker(body: body, p: p, wanted: wanted, facts: facts, out: out)
             walker.skipWS()
-            walker.out.parsed = walker.i == body.count
+            guard walker.i < p.count, p[walker.i] == UInt8(ascii: "{") else { return walker.out }
+            if walker.value(depth: 0, role: .root) {
+                walker.skipWS()
+                walker.out.parsed = walker.i == p.count
+            }
+            if !walker.out.parsed {
+                var failed = BodyFacts()
+                failed.values = Array(repeating: .null, count: wanted.count)
+                return failed
+            }
+            return walker.out
         }
-        if !walker.out.parsed {
-            var failed = BodyFacts()
-            failed.values = Array(repeating: .null, count: wanted.count)
-            return failed
-        }
-        return walker.out
     }
+}
+
+/// One component of a wanted path: an object key, which may also be an array index.
+struct WantedPart: Sendable {
+    let key: [UInt8]
+    let index: Int?
 }
 
 /// Where the walker is, for facts.
@@ -68,8 +78,11 @@ enum Role {
 }
 
 struct Walker {
+    /// The body, for slicing values out of it (no copy).
     let body: [UInt8]
-    let wanted: [[[UInt8]]]
+    /// The same bytes, for reading without bounds checks or reference counting.
+    let p: UnsafeBufferPointer<UInt8>
+    let wanted: [[WantedPart]]
     let facts: Bool
     var out: BodyFacts
     var i = 0
@@ -81,8 +94,9 @@ struct Walker {
         case index(Int)
     }
 
-    init(body: [UInt8], wanted: [[[UInt8]]], facts: Bool, out: BodyFacts) {
+    init(body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], facts: Bool, out: BodyFacts) {
         self.body = body
+        self.p = p
         self.wanted = wanted
         self.facts = facts
         self.out = out
@@ -90,97 +104,102 @@ struct Walker {
     }
 
     mutating func skipWS() {
-        while i < body.count, body[i] == 0x20 || body[i] == 0x0A || body[i] == 0x0D || body[i] == 0x09 { i += 1 }
+        while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
+    }
+
+    /// Whether the current path's components all match the first ones of `w`.
+    @inline(__always)
+    func prefixMatches(_ w: [WantedPart]) -> Bool {
+        for (k, part) in path.enumerated() {
+            switch part {
+            case .key(let r):
+                guard equal(r, w[k].key) else { return false }
+            case .index(let n):
+                guard w[k].index == n else { return false }
+            }
+        }
+        return true
+    }
+
+    @inline(__always)
+    func equal(_ r: Range<Int>, _ key: [UInt8]) -> Bool {
+        guard r.count == key.count else { return false }
+        return key.withUnsafeBufferPointer { k in memcmp(p.baseAddress! + r.lowerBound, k.baseAddress!, r.count) == 0 }
+    }
+
+    @inline(__always)
+    func keyIs(_ r: Range<Int>, _ s: StaticString) -> Bool {
+        r.count == s.utf8CodeUnitCount && memcmp(p.baseAddress! + r.lowerBound, s.utf8Start, r.count) == 0
     }
 
     /// Index of the wanted path equal to the current path, if any.
     func wantedIndex() -> Int? {
-        outer: for (w, p) in wanted.enumerated() where p.count == path.count {
-            for (k, part) in path.enumerated() {
-                switch part {
-                case .key(let r):
-                    guard body[r].elementsEqual(p[k]) else { continue outer }
-                case .index(let n):
-                    guard p[k].elementsEqual(String(n).utf8) else { continue outer }
-                }
-            }
-            return w
-        }
+        for (w, wp) in wanted.enumerated() where wp.count == path.count && prefixMatches(wp) { return w }
         return nil
     }
 
     /// Whether some wanted path continues below the current path.
     func wantedBelow() -> Bool {
-        outer: for p in wanted where p.count > path.count {
-            for (k, part) in path.enumerated() {
-                switch part {
-                case .key(let r):
-                    guard body[r].elementsEqual(p[k]) else { continue outer }
-                case .index(let n):
-                    guard p[k].elementsEqual(String(n).utf8) else { continue outer }
-                }
-            }
-            return true
-        }
+        for wp in wanted where wp.count > path.count && prefixMatches(wp) { return true }
         return false
     }
 
     /// Parses one value at `i`. Returns false on malformed JSON.
     mutating func value(depth: Int, role: Role) -> Bool {
-        guard depth < BodyScanner.maxDepth, i < body.count else { return false }
+        guard depth < BodyScanner.maxDepth, i < p.count else { return false }
         let target = path.isEmpty ? nil : wantedIndex()
         let interesting = role != .other || target != nil || wantedBelow()
-        switch body[i] {
+        switch p[i] {
         case UInt8(ascii: "{"):
             let start = i
             if !interesting { return skipContainer() }
             i += 1
             skipWS()
-            if i < body.count && body[i] == UInt8(ascii: "}") {
+            if i < p.count && p[i] == UInt8(ascii: "}") {
                 i += 1
                 if let t = target { out.values[t] = .string(body[start..<i]) }
                 return true
             }
             while true {
                 skipWS()
-                guard i < body.count, body[i] == UInt8(ascii: "\"") else { return false }
+                guard i < p.count, p[i] == UInt8(ascii: "\"") else { return false }
                 let keyStart = i + 1
                 guard skipString() else { return false }
                 let key = keyStart..<(i - 1)
                 skipWS()
-                guard i < body.count, body[i] == UInt8(ascii: ":") else { return false }
+                guard i < p.count, p[i] == UInt8(ascii: ":") else { return false }
                 i += 1
                 skipWS()
-                let childRole = facts ? Walker.role(of: body[key], in: role) : .other
+                let childRole = facts ? childRoleOf(key, in: role) : .other
                 if role == .root && facts { noteRootKey(key) }
-                if role == .message && facts && body[key].elementsEqual("role".utf8) {
-                    if i < body.count, body[i] == UInt8(ascii: "\"") {
+                if role == .message && facts && keyIs(key, "role") {
+                    if i < p.count, p[i] == UInt8(ascii: "\"") {
                         let s = i + 1
                         guard skipString() else { return false }
-                        if body[s..<(i - 1)].elementsEqual("user".utf8) { out.userTurns += 1 }
+                        if keyIs(s..<(i - 1), "user") { out.userTurns += 1 }
                         path.append(.key(key))
                         if let t = wantedIndex() { out.values[t] = stringValue(s..<(i - 1)) }
                         path.removeLast()
                         if !afterMember() { return false }
-                        if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                        if i > 0 && p[i - 1] == UInt8(ascii: "}") { break }
                         continue
                     }
                 }
-                if role == .contentPart && facts && body[key].elementsEqual("type".utf8), i < body.count, body[i] == UInt8(ascii: "\"") {
+                if role == .contentPart && facts && keyIs(key, "type"), i < p.count, p[i] == UInt8(ascii: "\"") {
                     let s = i + 1
                     guard skipString() else { return false }
-                    let t = body[s..<(i - 1)]
-                    if t.elementsEqual("image_url".utf8) || t.elementsEqual("input_image".utf8) || t.elementsEqual("image".utf8) { out.hasImages = true }
+                    let t = s..<(i - 1)
+                    if keyIs(t, "image_url") || keyIs(t, "input_image") || keyIs(t, "image") { out.hasImages = true }
                     if !afterMember() { return false }
-                    if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                    if i > 0 && p[i - 1] == UInt8(ascii: "}") { break }
                     continue
                 }
-                if role == .contentPart && facts && body[key].elementsEqual("text".utf8), i < body.count, body[i] == UInt8(ascii: "\"") {
+                if role == .contentPart && facts && keyIs(key, "text"), i < p.count, p[i] == UInt8(ascii: "\"") {
                     let s = i
                     guard skipString() else { return false }
                     out.contentBytes += i - s - 2
                     if !afterMember() { return false }
-                    if i > 0 && body[i - 1] == UInt8(ascii: "}") { break }
+                    if i > 0 && p[i - 1] == UInt8(ascii: "}") { break }
                     continue
                 }
                 path.append(.key(key))
@@ -188,7 +207,7 @@ struct Walker {
                 path.removeLast()
                 guard ok else { return false }
                 if !afterMember() { return false }
-                if body[i - 1] == UInt8(ascii: "}") { break }
+                if p[i - 1] == UInt8(ascii: "}") { break }
             }
             if let t = target { out.values[t] = .string(body[start..<i]) }
             return true
@@ -200,7 +219,7 @@ struct Walker {
             var scalars: [Value] = []
             var allScalar = true
             skipWS()
-            if i < body.count && body[i] == UInt8(ascii: "]") {
+            if i < p.count && p[i] == UInt8(ascii: "]") {
                 i += 1
                 if let t = target { out.values[t] = .array([]) }
                 return true
@@ -215,7 +234,7 @@ struct Walker {
                 }
                 if role == .messages { out.messageCount += 1 }
                 if role == .tools || role == .functions { out.hasTools = true }
-                if target != nil, i < body.count, body[i] != UInt8(ascii: "{"), body[i] != UInt8(ascii: "[") {
+                if target != nil, i < p.count, p[i] != UInt8(ascii: "{"), p[i] != UInt8(ascii: "[") {
                     let s = i
                     guard scalar() else { return false }
                     scalars.append(scalarValue(s..<i))
@@ -228,12 +247,12 @@ struct Walker {
                 }
                 index += 1
                 skipWS()
-                guard i < body.count else { return false }
-                if body[i] == UInt8(ascii: ",") {
+                guard i < p.count else { return false }
+                if p[i] == UInt8(ascii: ",") {
                     i += 1
                     continue
                 }
-                if body[i] == UInt8(ascii: "]") {
+                if p[i] == UInt8(ascii: "]") {
                     i += 1
                     break
                 }
@@ -244,7 +263,7 @@ struct Walker {
         default:
             let s = i
             guard scalar() else { return false }
-            if role == .content, body[s] == UInt8(ascii: "\"") { out.contentBytes += i - s - 2 }
+            if role == .content, p[s] == UInt8(ascii: "\"") { out.contentBytes += i - s - 2 }
             if let t = target { out.values[t] = scalarValue(s..<i) }
             if role == .root || path.count == 1 {
                 noteRootScalar(s..<i)
@@ -256,22 +275,22 @@ struct Walker {
     /// After a member value: expects `,` (more) or `}` (end). Leaves `i` past it.
     mutating func afterMember() -> Bool {
         skipWS()
-        guard i < body.count else { return false }
-        if body[i] == UInt8(ascii: ",") || body[i] == UInt8(ascii: "}") {
+        guard i < p.count else { return false }
+        if p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: "}") {
             i += 1
             return true
         }
         return false
     }
 
-    static func role(of key: ArraySlice<UInt8>, in parent: Role) -> Role {
+    func childRoleOf(_ key: Range<Int>, in parent: Role) -> Role {
         switch parent {
         case .root:
-            if key.elementsEqual("messages".utf8) { return .messages }
-            if key.elementsEqual("tools".utf8) { return .tools }
-            if key.elementsEqual("functions".utf8) { return .functions }
+            if keyIs(key, "messages") { return .messages }
+            if keyIs(key, "tools") { return .tools }
+            if keyIs(key, "functions") { return .functions }
         case .message:
-            if key.elementsEqual("content".utf8) { return .content }
+            if keyIs(key, "content") { return .content }
         default: break
         }
         return .other
@@ -283,14 +302,14 @@ struct Walker {
     }
 
     mutating func noteRootKey(_ key: Range<Int>) {
-        if body[key].elementsEqual("response_format".utf8) { out.hasResponseFormat = true }
+        if keyIs(key, "response_format") { out.hasResponseFormat = true }
     }
 
     mutating func noteRootScalar(_ r: Range<Int>) {
         guard facts, let key = currentRootKey else { return }
-        if body[key].elementsEqual("stream".utf8) {
-            out.stream = body[r].elementsEqual("true".utf8)
-        } else if body[key].elementsEqual("model".utf8), body[r.lowerBound] == UInt8(ascii: "\"") {
+        if keyIs(key, "stream") {
+            out.stream = keyIs(r, "true")
+        } else if keyIs(key, "model"), p[r.lowerBound] == UInt8(ascii: "\"") {
             let inner = (r.lowerBound + 1)..<(r.upperBound - 1)
             out.model = stringValue(inner)
             out.modelRange = inner
@@ -298,7 +317,7 @@ struct Walker {
     }
 
     func scalarValue(_ r: Range<Int>) -> Value {
-        let b = body[r.lowerBound]
+        let b = p[r.lowerBound]
         if b == UInt8(ascii: "\"") { return stringValue((r.lowerBound + 1)..<(r.upperBound - 1)) }
         if b == UInt8(ascii: "t") { return .bool(true) }
         if b == UInt8(ascii: "f") { return .bool(false) }
@@ -308,7 +327,7 @@ struct Walker {
 
     /// A string's content: a slice when it has no escapes, else decoded.
     func stringValue(_ r: Range<Int>) -> Value {
-        guard body[r].contains(UInt8(ascii: "\\")) else { return .string(body[r]) }
+        guard memchr(p.baseAddress! + r.lowerBound, 0x5C, r.count) != nil else { return .string(body[r]) }
         var text: [UInt8] = [UInt8(ascii: "\"")]
         text.append(contentsOf: body[r])
         text.append(UInt8(ascii: "\""))
@@ -316,31 +335,36 @@ struct Walker {
         return .string(body[r])
     }
 
+    /// Skips a string: jumps from quote to quote with memchr, stepping over escaped quotes. It
+    /// finds the string's end; it does not validate the bytes inside (the scanner extracts values,
+    /// the model server validates JSON).
     mutating func skipString() -> Bool {
         i += 1
-        while i < body.count {
-            let b = body[i]
-            if b == UInt8(ascii: "\"") {
-                i += 1
-                return true
+        let base = p.baseAddress!
+        while i < p.count {
+            guard let q = memchr(base + i, 0x22, p.count - i) else { return false }
+            let qi = base.distance(to: q.assumingMemoryBound(to: UInt8.self))
+            if let bs = memchr(base + i, 0x5C, qi - i) {
+                i = base.distance(to: bs.assumingMemoryBound(to: UInt8.self)) + 2
+                continue
             }
-            if b == UInt8(ascii: "\\") { i += 1 } else if b < 0x20 { return false }
-            i += 1
+            i = qi + 1
+            return true
         }
         return false
     }
 
     mutating func scalar() -> Bool {
-        guard i < body.count else { return false }
-        switch body[i] {
+        guard i < p.count else { return false }
+        switch p[i] {
         case UInt8(ascii: "\""): return skipString()
         case UInt8(ascii: "t"): return literal("true")
         case UInt8(ascii: "f"): return literal("false")
         case UInt8(ascii: "n"): return literal("null")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let s = i
-            while i < body.count {
-                let b = body[i]
+            while i < p.count {
+                let b = p[i]
                 if (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
                     || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
                 {
@@ -356,8 +380,8 @@ struct Walker {
 
     mutating func literal(_ w: StaticString) -> Bool {
         let n = w.utf8CodeUnitCount
-        guard i + n <= body.count else { return false }
-        for k in 0..<n where body[i + k] != w.utf8Start[k] { return false }
+        guard i + n <= p.count else { return false }
+        for k in 0..<n where p[i + k] != w.utf8Start[k] { return false }
         i += n
         return true
     }
@@ -366,8 +390,8 @@ struct Walker {
     /// them do not count).
     mutating func skipContainer() -> Bool {
         var depth = 0
-        while i < body.count {
-            let b = body[i]
+        while i < p.count {
+            let b = p[i]
             switch b {
             case UInt8(ascii: "\""):
                 guard skipString() else { return false }

@@ -30,7 +30,7 @@ public struct Evaluator<C: EvaluationContext> {
             return v
         case .variable(let key, let fallback):
             let v: Value
-            if key == .flagKey {
+            if case .flagKey = key {
                 v = .string(flagKey[...])
             } else {
                 v = context.lookup(key)

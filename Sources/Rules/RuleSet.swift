@@ -108,6 +108,13 @@ public struct Decision: Sendable {
     public var variant: Int
     public var upstream: Int
     public var reason: Reason
+
+    public init(flag: Int?, variant: Int, upstream: Int, reason: Reason) {
+        self.flag = flag
+        self.variant = variant
+        self.upstream = upstream
+        self.reason = reason
+    }
 }
 
 extension RuleSet {
