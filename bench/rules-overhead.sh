@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): proxy CPU per request with a realistic rules file against no rules, in the
+# same run, then wrk while the rules file is rewritten every 100 ms (errors must stay 0).
+#
+# Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
+# Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
+#   bench/rules-overhead.sh            # DURATION=10s REPS=3 CONNS=32
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
+BIN="${MODELFLAG:-$ROOT/.build/release/modelflag}"
+RUN="${BENCH_RUN_DIR:-/tmp/modelflag-rules-bench}"
+DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"
+rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/tmp"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+backend() {  # NAME PORT MODEL
+  mkdir -p "$RUN/tmp/$1"
+  sed -e "s|__LISTEN__|$2|g" -e "s|__MODEL__|$3|g" -e "s|__RUN__|$RUN|g" -e "s|__NAME__|$1|g" \
+    "$SHARED/backend.nginx.conf" > "$RUN/$1.conf"
+  nginx -p "$RUN" -c "$RUN/$1.conf" -g 'daemon off;' 2>"$RUN/logs/$1.err" &
+  pids+=($!)
+}
+backend stable 18280 prod-model-a
+backend candidate 18281 cand-model-b
+
+sed -e 's/127.0.0.1:9101/127.0.0.1:18280/' -e 's/127.0.0.1:9102/127.0.0.1:18281/' \
+  "$ROOT/examples/rules/canary-by-segment.json" > "$RUN/rules.base.json"
+cp "$RUN/rules.base.json" "$RUN/rules.json"
+"$BIN" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 --log-level warn 2>"$RUN/logs/plain.err" &
+plain=$!; pids+=($plain)
+"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 --rules "$RUN/rules.json" --log-level warn 2>"$RUN/logs/rules.err" &
+ruled=$!; pids+=($ruled)
+sleep 1
+
+cpu_ns() { awk '{s+=$1} END {printf "%.0f", s}' /proc/"$1"/task/*/schedstat; }
+
+run_wrk() {  # PORT -> prints "requests errors"
+  local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" -s chat.lua "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
+  local req; req=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+  local non2xx; non2xx=$(echo "$out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
+  local sockerr; sockerr=$(echo "$out" | sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p')
+  echo "$req $(( ${non2xx:-0} + ${sockerr:-0} ))"
+}
+
+measure() {  # NAME PID PORT
+  local before after r
+  before=$(cpu_ns "$2"); r=$(run_wrk "$3"); after=$(cpu_ns "$2")
+  set -- "$1" "$2" "$3" $r
+  local us; us=$(awk -v a="$after" -v b="$before" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
+  echo "$1 requests=$4 errors=$5 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 ))"
+}
+
+echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS duration=$DURATION reps=$REPS"
+for i in $(seq 1 "$REPS"); do
+  if (( i % 2 )); then measure no-rules $plain 18290; measure rules $ruled 18291
+  else measure rules $ruled 18291; measure no-rules $plain 18290; fi
+done
+
+echo "# reload every 100 ms during wrk (rules variant)"
+(
+  n=0
+  while true; do
+    n=$((n + 1))
+    if (( n % 2 )); then w=10; else w=11; fi
+    sed -e "s/\[\"candidate\", 10\]/[\"candidate\", $w]/" -e "s/\[\"stable\", 90\]/[\"stable\", $((100 - w))]/" \
+      "$RUN/rules.base.json" > "$RUN/rules.json.tmp.$n"
+    mv "$RUN/rules.json.tmp.$n" "$RUN/rules.json"
+    sleep 0.1
+  done
+) &
+reloader=$!; pids+=($reloader)
+r=$(run_wrk 18291); kill $reloader 2>/dev/null || true
+echo "reload-under-load requests=${r% *} errors=${r#* }"
+echo "rules status: $(curl -s http://127.0.0.1:18292/rules)"
+curl -s "http://127.0.0.1:18291/v1/chat/completions" -o /dev/null -w "after: HTTP %{http_code}\n" -H 'X-User-Id: u1' -d @"$SHARED/chat_request.json"
