@@ -3,7 +3,8 @@ import Proxy
 import Rules
 
 /// Benchmark (not a test): time to route one request with a 50-rule file, including the scan of
-/// the 1.5 KB benchmark chat request. Usage: `RulesBench [path/to/chat_request.json]`.
+/// the 1.5 KB benchmark chat request. Usage: `RulesBench [chat_request.json [rules.json]]`
+/// (without a rules file it generates the 50-rule one).
 @main
 struct RulesBench {
     /// A flag whose `if` chain has 49 segment conditions the request does not meet, then a 10 %
@@ -48,9 +49,11 @@ struct RulesBench {
             exit(1)
         }
         while let last = body.last, last == 0x0A || last == 0x20 { body.removeLast() }
+        let rulesFile = CommandLine.arguments.dropFirst(2).first
+        let rulesText = rulesFile.flatMap { readWholeFile($0) } ?? Array(fiftyRules().utf8)
         let rules: RuleSet
         do {
-            rules = try RulesLoader.load(Array(fiftyRules().utf8))
+            rules = try RulesLoader.load(rulesText)
         } catch {
             print("rules: \(error)")
             exit(1)
@@ -71,7 +74,7 @@ struct RulesBench {
         var n = 0
         for _ in 0..<100_000 { n &+= scanOnly.scan(body, limit: 1 << 20).messageCount }
         let scanNs = Double(clockNs() - t0) / 100_000
-        print("rules: 50 (49 segment conditions + a 10 % split), body \(body.count) bytes, last variant \(variant) (\(n) messages scanned)")
+        print("rules: \(rulesFile ?? "50 (49 segment conditions + a 10 % split)"), body \(body.count) bytes, last variant \(variant) (\(n) messages scanned)")
         print("route (scan + context + decision): median \(Int(results[2])) ns, min \(Int(results[0])) ns, max \(Int(results[4])) ns per request (5 runs of 100k)")
         print("body scan alone: \(Int(scanNs)) ns per request")
     }
