@@ -30,8 +30,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         self.metrics = metrics
     }
 
-    /// The body to send upstream: the request's, or its copy with `"model"` rewritten.
-    private var upstreamBody: [UInt8] { route?.body ?? conn.body }
+    /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
+    private var upstreamBody: OutgoingBody { OutgoingBody(bytes: conn.body, splice: route?.splice) }
 
     // MARK: ConnectionHandler
 
@@ -88,7 +88,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         out.append("X-Forwarded-Proto: http\r\n")
         conn.requestId.withUnsafeBytes { out.header("X-Request-Id", $0) }
         let body = upstreamBody
-        if !body.isEmpty || request.framing != .none {
+        if body.count > 0 || request.framing != .none {
             out.append("Content-Length: ")
             out.appendDecimal(body.count)
             out.crlf()

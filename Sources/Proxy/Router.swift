@@ -10,8 +10,8 @@ struct Route {
     let rules: RuleSet?
     let flag: Int?
     let variant: Int
-    /// A copy of the body with `"model"` rewritten, when the chosen upstream asks for it.
-    let body: [UInt8]?
+    /// Where the body's `"model"` string sits and what replaces it, when the chosen upstream asks.
+    let splice: (range: Range<Int>, replacement: [UInt8])?
 }
 
 /// Per worker: the rules in force and one connection pool per upstream address.
@@ -26,6 +26,8 @@ final class Router {
     private var pools: [UpstreamPool] = []
     private var poolsByAddress: [String: UpstreamPool] = [:]
     private var scanner: BodyScanner?
+    /// Per upstream of the rules: its `model` as JSON string content (escaped), when it rewrites.
+    private var modelBytes: [[UInt8]?] = []
 
     init(loop: Loop, base: UpstreamConfig, metrics: Metrics) {
         self.loop = loop
@@ -47,12 +49,19 @@ final class Router {
     /// Makes `update` the rules for new requests (addresses were resolved off the loop).
     func install(_ update: RulesUpdate) {
         pools = update.addresses.map { pool(for: $0) }
+        modelBytes = update.rules.upstreams.map { u in
+            u.model.map { m in
+                var escaped: [UInt8] = []
+                JSONText.appendString(&escaped, m.utf8)
+                return Array(escaped.dropFirst().dropLast())
+            }
+        }
         rules = update.rules
         scanner = update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
     }
 
     func route(_ head: RequestHead, body: [UInt8]) -> Route {
-        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, body: nil) }
+        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil) }
         var facts = BodyFacts()
         if let scanner {
             facts = scanner.scan(body, limit: rules.inspectLimit)
@@ -66,11 +75,11 @@ final class Router {
             path: path, bodyBytes: body.count)
         var trace: Trace?
         let d = rules.decide(path: path, context: context, trace: &trace)
-        var newBody: [UInt8]?
-        if let model = rules.upstreams[d.upstream].model, let range = facts.modelRange {
-            newBody = Router.rewriteModel(body, range, model)
+        var splice: (range: Range<Int>, replacement: [UInt8])?
+        if let model = modelBytes[d.upstream], let range = facts.modelRange {
+            splice = (range, model)
         }
-        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, body: newBody)
+        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice)
     }
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
@@ -90,18 +99,6 @@ final class Router {
             }
         }
         return .null
-    }
-
-    /// The body with the `"model"` string's content replaced; everything else byte-identical.
-    static func rewriteModel(_ body: [UInt8], _ range: Range<Int>, _ model: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(body.count + model.utf8.count)
-        out.append(contentsOf: body[0..<range.lowerBound])
-        var escaped: [UInt8] = []
-        JSONText.appendString(&escaped, model.utf8)
-        out.append(contentsOf: escaped[1..<(escaped.count - 1)])
-        out.append(contentsOf: body[range.upperBound...])
-        return out
     }
 
     func closeIdle() {

@@ -24,6 +24,15 @@ public enum UpstreamFailure: Sendable {
     }
 }
 
+/// A request body as sent upstream: the client's bytes, optionally with one range replaced (the
+/// `"model"` rewrite), sent as slices so nothing is copied.
+struct OutgoingBody {
+    var bytes: [UInt8]
+    var splice: (range: Range<Int>, replacement: [UInt8])?
+
+    var count: Int { bytes.count - (splice?.range.count ?? 0) + (splice?.replacement.count ?? 0) }
+}
+
 /// Who receives one response from an upstream connection (the forwarder of a client exchange).
 public protocol UpstreamExchange: AnyObject {
     func upstreamHead(_ head: ResponseHead, framing: BodyFraming)
@@ -68,7 +77,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
     private var requestWasHEAD = false
     private var keepAlive = true
     private var pendingHead: [UInt8] = []
-    private var pendingBody: [UInt8] = []
+    private var pendingBody = OutgoingBody(bytes: [])
     private var hasPending = false
     private var wroteSomething = false
     private var paused = false
@@ -89,7 +98,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
     }
 
     /// Sends a request. Arrays are kept (not copied) until written when still connecting.
-    func send(head: [UInt8], body: [UInt8], isHEAD: Bool, to exchange: any UpstreamExchange) {
+    func send(head: [UInt8], body: OutgoingBody, isHEAD: Bool, to exchange: any UpstreamExchange) {
         self.exchange = exchange
         requestWasHEAD = isHEAD
         wroteSomething = false
@@ -104,11 +113,20 @@ public final class UpstreamConnection: TCPStreamDelegate {
         write(head: head, body: body)
     }
 
-    private func write(head: [UInt8], body: [UInt8]) {
+    private func write(head: [UInt8], body: OutgoingBody) {
         state = .awaitingHead
         timer?.set(ms: pool.config.headerTimeoutMs)
         stream.startReading()
-        let error = head.withUnsafeBytes { h in body.withUnsafeBytes { b in stream.write(h, b) } }
+        let error = head.withUnsafeBytes { h in
+            body.bytes.withUnsafeBytes { b in
+                guard let splice = body.splice else { return stream.write(h, b) }
+                return splice.replacement.withUnsafeBytes { r in
+                    stream.write(
+                        h, UnsafeRawBufferPointer(rebasing: b[0..<splice.range.lowerBound]), r,
+                        UnsafeRawBufferPointer(rebasing: b[splice.range.upperBound...]))
+                }
+            }
+        }
         if let error {
             fail(.broken(error, headReceived: false, nothingWritten: true))
             return
@@ -129,7 +147,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
             let h = pendingHead
             let b = pendingBody
             pendingHead = []
-            pendingBody = []
+            pendingBody = OutgoingBody(bytes: [])
             write(head: h, body: b)
         } else {
             state = .idle
