@@ -11,7 +11,7 @@ public enum BodyFraming: Equatable, Sendable {
 ///
 /// Parsing decides everything framing depends on, once: a request that is ambiguous in any way
 /// (RFC 9112 §6.3, §11.2) is refused here and never reaches the forwarder.
-public struct RequestHead: Sendable {
+public struct RequestHead: MessageHead {
     public var bytes: [UInt8]
     public var method: Range<Int>
     public var target: Range<Int>
@@ -27,26 +27,7 @@ public struct RequestHead: Sendable {
     /// Index in `fields` of the client's X-Request-Id, if it sent a usable one.
     public var requestIdField: Int?
 
-    /// Parses a complete head: `buf` runs from the start line to the final CRLF included.
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> RequestHead {
-        var storage = HeadStorage()
-        return try parse(buf, limits: limits, storage: &storage)
-    }
-
-    /// Parses into reused storage: once the previous head built from `storage` is gone, parsing
-    /// allocates nothing (the arrays are unique again and keep their capacity).
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage) throws(HTTPError) -> RequestHead {
-        storage.bytes.removeAll(keepingCapacity: true)
-        storage.bytes.append(contentsOf: buf)
-        storage.fields.removeAll(keepingCapacity: true)
-        let bytes = storage.bytes
-        let result = bytes.withUnsafeBytes { p in
-            Result { () throws(HTTPError) -> RequestHead in try parse(bytes: bytes, p, limits: limits, fields: &storage.fields) }
-        }
-        return try result.get()
-    }
-
-    private static func parse(
+    public static func parseHead(
         bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField]
     ) throws(HTTPError) -> RequestHead {
         // Request line: method SP request-target SP HTTP-version CRLF, single spaces.
@@ -171,25 +152,7 @@ public struct RequestHead: Sendable {
         return true
     }
 
-    /// Whether field `f` is named in this request's Connection header (and so is hop-by-hop).
-    public func isConnectionNamed(_ f: HeaderField) -> Bool {
-        if connectionNamed.isEmpty { return false }
-        return bytes.withUnsafeBytes { p in
-            let name = UnsafeRawBufferPointer(rebasing: p[f.name])
-            for r in connectionNamed where ASCII.equalsIgnoringCase(name, UnsafeRawBufferPointer(rebasing: p[r])) {
-                return true
-            }
-            return false
-        }
-    }
 
-    /// The first value of a header by lowercase name (cold paths and tests).
-    public func value(of lowercaseName: String) -> String? {
-        for f in fields where String(decoding: bytes[f.name], as: UTF8.self).lowercased() == lowercaseName {
-            return String(decoding: bytes[f.value], as: UTF8.self)
-        }
-        return nil
-    }
 
     public var methodString: String { String(decoding: bytes[method], as: UTF8.self) }
     public var targetString: String { String(decoding: bytes[target], as: UTF8.self) }

@@ -3,7 +3,7 @@
 /// Malformed or ambiguous responses (bad status line, Content-Length with Transfer-Encoding,
 /// conflicting lengths, a coding other than chunked) are refused: the proxy answers 502 and never
 /// reuses that connection.
-public struct ResponseHead: Sendable {
+public struct ResponseHead: MessageHead {
     public var bytes: [UInt8]
     public var status: Int
     /// The reason phrase (may be empty).
@@ -16,25 +16,7 @@ public struct ResponseHead: Sendable {
     public var keepAlive: Bool
     public var connectionNamed: [Range<Int>]
 
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits) throws(HTTPError) -> ResponseHead {
-        var storage = HeadStorage()
-        return try parse(buf, limits: limits, storage: &storage)
-    }
-
-    /// Parses into reused storage: once the previous head built from `storage` is gone, parsing
-    /// allocates nothing (the arrays are unique again and keep their capacity).
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage) throws(HTTPError) -> ResponseHead {
-        storage.bytes.removeAll(keepingCapacity: true)
-        storage.bytes.append(contentsOf: buf)
-        storage.fields.removeAll(keepingCapacity: true)
-        let bytes = storage.bytes
-        let result = bytes.withUnsafeBytes { p in
-            Result { () throws(HTTPError) -> ResponseHead in try parse(bytes: bytes, p, limits: limits, fields: &storage.fields) }
-        }
-        return try result.get()
-    }
-
-    private static func parse(
+    public static func parseHead(
         bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField]
     ) throws(HTTPError) -> ResponseHead {
         // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]
@@ -95,24 +77,5 @@ public struct ResponseHead: Sendable {
         if chunked { return .chunked }
         if let length = contentLength { return length == 0 ? .none : .length(length) }
         return .untilClose
-    }
-
-    /// Whether field `f` is named in the response's Connection header.
-    public func isConnectionNamed(_ f: HeaderField) -> Bool {
-        if connectionNamed.isEmpty { return false }
-        return bytes.withUnsafeBytes { p in
-            let name = UnsafeRawBufferPointer(rebasing: p[f.name])
-            for r in connectionNamed where ASCII.equalsIgnoringCase(name, UnsafeRawBufferPointer(rebasing: p[r])) {
-                return true
-            }
-            return false
-        }
-    }
-
-    public func value(of lowercaseName: String) -> String? {
-        for f in fields where String(decoding: bytes[f.name], as: UTF8.self).lowercased() == lowercaseName {
-            return String(decoding: bytes[f.value], as: UTF8.self)
-        }
-        return nil
     }
 }
