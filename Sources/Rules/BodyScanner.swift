@@ -34,10 +34,13 @@ public struct BodyFacts: Sendable {
 public struct BodyScanner: Sendable {
     let wanted: [[WantedPart]]
     let facts: Bool
+    /// The longest wanted path: below that depth nothing is compared.
+    let wantedDepth: Int
     static let maxDepth = 64
 
     public init(paths: [[String]], facts: Bool) {
         wanted = paths.map { $0.map { WantedPart(key: Array($0.utf8), index: Int($0)) } }
+        wantedDepth = paths.map(\.count).max() ?? 0
         self.facts = facts
     }
 
@@ -49,7 +52,7 @@ public struct BodyScanner: Sendable {
             return out
         }
         return body.withUnsafeBufferPointer { p in
-            var walker = Walker(body: body, p: p, wanted: wanted, facts: facts, out: out)
+            var walker = Walker(body: body, p: p, wanted: wanted, wantedDepth: wantedDepth, facts: facts, out: out)
             walker.skipWS()
             guard walker.i < p.count, p[walker.i] == UInt8(ascii: "{") else { return walker.out }
             if walker.value(depth: 0, role: .root) {
@@ -85,6 +88,7 @@ struct Walker {
     /// The same bytes, for reading without bounds checks or reference counting.
     let p: UnsafeBufferPointer<UInt8>
     let wanted: [[WantedPart]]
+    let wantedDepth: Int
     let facts: Bool
     var out: BodyFacts
     var i = 0
@@ -96,10 +100,11 @@ struct Walker {
         case index(Int)
     }
 
-    init(body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], facts: Bool, out: BodyFacts) {
+    init(body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], wantedDepth: Int, facts: Bool, out: BodyFacts) {
         self.body = body
         self.p = p
         self.wanted = wanted
+        self.wantedDepth = wantedDepth
         self.facts = facts
         self.out = out
         path.reserveCapacity(8)
@@ -149,8 +154,9 @@ struct Walker {
     /// Parses one value at `i`. Returns false on malformed JSON.
     mutating func value(depth: Int, role: Role) -> Bool {
         guard depth < BodyScanner.maxDepth, i < p.count else { return false }
-        let target = path.isEmpty ? nil : wantedIndex()
-        let interesting = role != .other || target != nil || wantedBelow()
+        let comparable = !path.isEmpty && path.count <= wantedDepth
+        let target = comparable ? wantedIndex() : nil
+        let interesting = role != .other || target != nil || (path.count < wantedDepth && wantedBelow())
         switch p[i] {
         case UInt8(ascii: "{"):
             let start = i
