@@ -43,7 +43,9 @@ public final class Metrics: Sendable {
     public let bytesOut = Counter()
     /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
     public static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
-    static let durationBoundsNs: [UInt64] = durationBounds.map { UInt64($0 * 1e9) }
+    /// The bounds in nanoseconds, per instance: a lazily initialized global would be read by every
+    /// worker thread on its first request (ThreadSanitizer flags the runtime's once-initialization).
+    let durationBoundsNs: [UInt64] = Metrics.durationBounds.map { UInt64($0 * 1e9) }
     public let durationBuckets = (0...15).map { _ in Counter() }
     public let durationSumMicros = Counter()
 
@@ -52,7 +54,7 @@ public final class Metrics: Sendable {
     @inline(__always)
     public func observeDuration(_ ns: UInt64) {
         var i = 0
-        let bounds = Metrics.durationBoundsNs
+        let bounds = durationBoundsNs
         while i < bounds.count && ns > bounds[i] { i += 1 }
         durationBuckets[i].add()
         durationSumMicros.add(Int(ns / 1000))

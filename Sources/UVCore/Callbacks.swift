@@ -86,10 +86,6 @@ func asyncCallback(_ h: UnsafeMutablePointer<uv_async_t>?) {
     Unmanaged<AsyncWake>.fromOpaque(data).takeUnretainedValue().fire()
 }
 
-func threadEntry(_ arg: UnsafeMutableRawPointer?) {
-    let box = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
-    box.body()
-}
 
 func fsEventCallback(_ h: UnsafeMutablePointer<uv_fs_event_t>?, _ filename: UnsafePointer<CChar>?, _ events: Int32, _ status: Int32) {
     guard let h, let data = h.pointee.data else { return }
