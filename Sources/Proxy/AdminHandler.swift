@@ -77,7 +77,8 @@ public final class AdminHandler: ConnectionHandler {
     private func rulesMetrics() -> String {
         let st = shared.rules.status.withLock { $0 }
         guard st.path != nil else { return "" }
-        var out = "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
+        var out = shared.flagCounters.render()
+        out += "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
         out += "modelflag_rules_reloads_total \(st.reloads)\n"
         out += "# HELP modelflag_rules_reload_failures_total Reloads refused (invalid, empty, truncated or missing file); the last good rules stayed.\n"
         out += "# TYPE modelflag_rules_reload_failures_total counter\nmodelflag_rules_reload_failures_total \(st.failures)\n"

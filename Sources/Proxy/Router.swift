@@ -29,10 +29,15 @@ final class Router {
     /// Per upstream of the rules: its `model` as JSON string content (escaped), when it rewrites.
     private var modelBytes: [[UInt8]?] = []
 
-    init(loop: Loop, base: UpstreamConfig, metrics: Metrics) {
+    let flagCounters: FlagCounters
+    /// flag × variant × reason (`FlagCounters.reasons` order) for the installed rules.
+    private var counterTable: [[[Counter]]] = []
+
+    init(loop: Loop, base: UpstreamConfig, metrics: Metrics, flagCounters: FlagCounters) {
         self.loop = loop
         self.base = base
         self.metrics = metrics
+        self.flagCounters = flagCounters
         pools = [pool(for: base.address)]
     }
 
@@ -56,6 +61,9 @@ final class Router {
                 return Array(escaped.dropFirst().dropLast())
             }
         }
+        counterTable = update.rules.flags.map { flag in
+            flag.variants.map { v in FlagCounters.reasons.map { flagCounters.counter(flag: flag.key, variant: v.name, reason: $0) } }
+        }
         rules = update.rules
         scanner = update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
     }
@@ -75,6 +83,18 @@ final class Router {
             path: path, bodyBytes: body.count)
         var trace: Trace?
         let d = rules.decide(path: path, context: context, trace: &trace)
+        if let f = d.flag {
+            let r: Int
+            switch d.reason {
+            case .targetingMatch: r = 0
+            case .defaultVariant: r = 1
+            case .disabled: r = 2
+            default: r = 3
+            }
+            counterTable[f][d.variant][r].add()
+        } else {
+            flagCounters.unflagged.add()
+        }
         var splice: (range: Range<Int>, replacement: [UInt8])?
         if let model = modelBytes[d.upstream], let range = facts.modelRange {
             splice = (range, model)

@@ -53,7 +53,7 @@ final class Worker {
         self.index = index
         self.loop = loop
         let metrics = shared.workerMetrics[index]
-        let router = Router(loop: loop, base: options.upstream, metrics: metrics)
+        let router = Router(loop: loop, base: options.upstream, metrics: metrics, flagCounters: shared.flagCounters)
         if let update = shared.rules.latest {
             router.install(update)
             rulesGeneration = shared.rules.gen

@@ -5,6 +5,8 @@ public final class SharedState: Sendable {
     public let workerMetrics: [Metrics]
     /// The rules in force and the reload status.
     let rules = RulesChannel()
+    /// Flag decisions by flag, variant and reason, across workers and reloads.
+    public let flagCounters = FlagCounters()
     private let drainingFlag = Atomic<Bool>(false)
 
     public init(workers: Int) {

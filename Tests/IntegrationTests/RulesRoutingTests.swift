@@ -109,6 +109,11 @@ import Testing
             #expect(r.header("x-modelflag-variant") == "stable")
             #expect(r.bodyText.contains("stable-v1"))
         }
+        _ = try c.request("GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
+        let admin = try Client(port: fleet.proxy.port("admin"))
+        let metrics = try admin.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(metrics.contains("modelflag_flag_evaluations_total{flag=\"chat-model\",variant=\"stable\",reason=\"DISABLED\"} 50"))
+        #expect(metrics.contains("modelflag_unflagged_requests_total 1"))
     }
 
     @Test func aBadRulesFileRefusesToStart() throws {
