@@ -12,6 +12,8 @@ struct Route {
     let variant: Int
     /// Where the body's `"model"` string sits and what replaces it, when the chosen upstream asks.
     let splice: (range: Range<Int>, replacement: [UInt8])?
+    /// Which `targetingKey` source supplied the key (index into `rules.keySources`), for records.
+    let keySource: Int?
 }
 
 /// Per worker: the rules in force and one connection pool per upstream address.
@@ -69,7 +71,7 @@ final class Router {
     }
 
     func route(_ head: RequestHead, body: [UInt8]) -> Route {
-        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil) }
+        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil, keySource: nil) }
         var facts = BodyFacts()
         if let scanner {
             facts = scanner.scan(body, limit: rules.inspectLimit)
@@ -78,9 +80,9 @@ final class Router {
             }
         }
         let path = Router.pathOf(head)
+        let (key, keySource) = Router.keyAndSource(rules, head, facts)
         let context = RequestContext(
-            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: Router.targetingKey(rules, head, facts),
-            path: path, bodyBytes: body.count)
+            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count)
         var trace: Trace?
         let d = rules.decide(path: path, context: context, trace: &trace)
         if let f = d.flag {
@@ -99,7 +101,7 @@ final class Router {
         if let model = modelBytes[d.upstream], let range = facts.modelRange {
             splice = (range, model)
         }
-        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice)
+        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice, keySource: keySource)
     }
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
@@ -110,15 +112,21 @@ final class Router {
 
     /// The first key source that has a non-empty value.
     static func targetingKey(_ rules: RuleSet, _ head: RequestHead, _ facts: BodyFacts) -> Value {
-        for source in rules.keySources {
+        keyAndSource(rules, head, facts).key
+    }
+
+    /// The targeting key and the index in `rules.keySources` it came from (nil: none had a value).
+    /// Output records carry which source was used (and a hash of the value, never the value).
+    static func keyAndSource(_ rules: RuleSet, _ head: RequestHead, _ facts: BodyFacts) -> (key: Value, source: Int?) {
+        for (index, source) in rules.keySources.enumerated() {
             switch source {
             case .header(let name):
-                if case .string(let s) = RequestContext.header(head, name), !s.isEmpty { return .string(s) }
+                if case .string(let s) = RequestContext.header(head, name), !s.isEmpty { return (.string(s), index) }
             case .body(let p):
-                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty { return .string(s) }
+                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty { return (.string(s), index) }
             }
         }
-        return .null
+        return (.null, nil)
     }
 
     func closeIdle() {
