@@ -9,11 +9,12 @@ let strict: [SwiftSetting] = [
 
 /// The request-path modules: strict settings, and in release builds no dynamic exclusivity checks
 /// (about 2 % of proxy CPU per request in perf; debug builds and the tests keep them on).
-let hotPath: [SwiftSetting] = strict + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-    // Lets the proxy specialize the rules evaluator for its request context across modules.
-    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
-]
+let hotPath: [SwiftSetting] =
+    strict + [
+        .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+        // Lets the proxy specialize the rules evaluator for its request context across modules.
+        .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+    ]
 
 let package = Package(
     name: "ModelFlag",

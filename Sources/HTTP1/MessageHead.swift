@@ -6,7 +6,8 @@ public protocol MessageHead: Sendable {
     var connectionNamed: [Range<Int>] { get }
 
     /// Parses the head in `p` (a view of `bytes`), appending its fields to `fields`.
-    static func parseHead(bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField]) throws(HTTPError) -> Self
+    static func parseHead(bytes: [UInt8], _ p: UnsafeRawBufferPointer, limits: Limits, fields: inout [HeaderField])
+        throws(HTTPError) -> Self
 }
 
 extension MessageHead {
@@ -18,13 +19,17 @@ extension MessageHead {
 
     /// Parses into reused storage: once the previous head built from `storage` is gone, parsing
     /// allocates nothing (the arrays are unique again and keep their capacity).
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage) throws(HTTPError) -> Self {
+    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits, storage: inout HeadStorage)
+        throws(HTTPError) -> Self
+    {
         storage.bytes.removeAll(keepingCapacity: true)
         storage.bytes.append(contentsOf: buf)
         storage.fields.removeAll(keepingCapacity: true)
         let bytes = storage.bytes
         let result = bytes.withUnsafeBytes { p in
-            Result { () throws(HTTPError) -> Self in try parseHead(bytes: bytes, p, limits: limits, fields: &storage.fields) }
+            Result { () throws(HTTPError) -> Self in
+                try parseHead(bytes: bytes, p, limits: limits, fields: &storage.fields)
+            }
         }
         return try result.get()
     }

@@ -60,7 +60,8 @@ public struct RequestHead: MessageHead {
             isHTTP10 = false
         } else if ASCII.equalsLower(version, "http/1.0") && version[0] == UInt8(ascii: "H") {
             isHTTP10 = true
-        } else if version.count == 8, version[0] == UInt8(ascii: "H"), ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: version[0..<5]), "http/"),
+        } else if version.count == 8, version[0] == UInt8(ascii: "H"),
+            ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: version[0..<5]), "http/"),
             ASCII.hexValue(version[5]).map({ $0 < 10 }) == true, version[6] == UInt8(ascii: "."),
             ASCII.hexValue(version[7]).map({ $0 < 10 }) == true
         {
@@ -103,7 +104,8 @@ public struct RequestHead: MessageHead {
                 guard chunked, transferEncodings == 1 else { throw .badTransferEncoding }
             case .host:
                 hosts += 1
-                for b in UnsafeRawBufferPointer(rebasing: p[f.value]) where b == ASCII.comma || b == ASCII.sp || b == ASCII.tab {
+                for b in UnsafeRawBufferPointer(rebasing: p[f.value])
+                where b == ASCII.comma || b == ASCII.sp || b == ASCII.tab {
                     throw .badHost
                 }
             case .connection:
@@ -151,8 +153,6 @@ public struct RequestHead: MessageHead {
         }
         return true
     }
-
-
 
     public var methodString: String { String(decoding: bytes[method], as: UTF8.self) }
     public var targetString: String { String(decoding: bytes[target], as: UTF8.self) }

@@ -126,7 +126,9 @@ public enum JSONText {
             case 0x0D: buf.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: buf.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case 0..<0x20:
-                buf.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+                buf.append(contentsOf: [
+                    0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)],
+                ])
             default: buf.append(b)
             }
         }

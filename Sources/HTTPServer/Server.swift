@@ -48,7 +48,9 @@ public final class Server: TCPListenerDelegate {
         connections[ObjectIdentifier(conn)] = conn
         observer?.connectionOpened()
         if connections.count > config.maxConnections {
-            conn.respondError(status: 503, code: "too_many_connections", message: "connection limit reached (--max-connections)", close: true)
+            conn.respondError(
+                status: 503, code: "too_many_connections", message: "connection limit reached (--max-connections)",
+                close: true)
             return
         }
         conn.handler = makeHandler(conn)

@@ -179,7 +179,9 @@ public final class ServerConnection: TCPStreamDelegate {
             case .complete(let start, let end):
                 let parsed = input.withUnsafeBytes { p in
                     Result { () throws(HTTPError) in
-                        try RequestHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: config.limits, storage: &headStorage)
+                        try RequestHead.parse(
+                            UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: config.limits,
+                            storage: &headStorage)
                     }
                 }
                 input.removeSubrange(0..<end)
@@ -343,7 +345,8 @@ public final class ServerConnection: TCPStreamDelegate {
             if chunkedOut {
                 withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buf in
                     let n = ChunkFraming.header(bytes.count, into: buf)
-                    _ = stream.write(head, UnsafeRawBufferPointer(rebasing: buf[0..<n]), bytes, ChunkFraming.crlf.rawBytes)
+                    _ = stream.write(
+                        head, UnsafeRawBufferPointer(rebasing: buf[0..<n]), bytes, ChunkFraming.crlf.rawBytes)
                 }
             } else {
                 _ = stream.write(head, bytes)
@@ -400,13 +403,15 @@ public final class ServerConnection: TCPStreamDelegate {
 
     private func finishExchange() {
         let duration = requestStartNs == 0 ? 0 : Loop.hrtime() - requestStartNs
-        server.observer?.exchangeFinished(status: responseStatus, bytesIn: body.count, bytesOut: bytesOut, durationNs: duration)
+        server.observer?.exchangeFinished(
+            status: responseStatus, bytesIn: body.count, bytesOut: bytesOut, durationNs: duration)
     }
 
     /// Answers with a JSON error body in the shape OpenAI clients parse, logs one line, and closes
     /// when `close` is set (always after a protocol error: the stream may be out of sync).
     public func respondError(_ error: HTTPError, close: Bool) {
-        respondError(status: error.status, code: error.code.description, message: error.message.description, close: close)
+        respondError(
+            status: error.status, code: error.code.description, message: error.message.description, close: close)
     }
 
     public func respondError(status: Int, code: String, message: String, close: Bool) {

@@ -13,7 +13,9 @@ public final class AdminHandler: ConnectionHandler {
     public func requestReady(_ conn: ServerConnection) {
         guard let request = conn.request else { return }
         let target = request.bytes[request.target]
-        let path = target.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false).first ?? target[...]
+        let path =
+            target.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false).first
+            ?? target[...]
         let isGet = request.bytes[request.method].elementsEqual("GET".utf8) || request.isHEAD
         switch String(decoding: path, as: UTF8.self) {
         case "/healthz" where isGet:
@@ -33,7 +35,9 @@ public final class AdminHandler: ConnectionHandler {
         case "/healthz", "/readyz", "/metrics", "/rules":
             conn.respondError(status: 405, code: "method_not_allowed", message: "use GET", close: false)
         default:
-            conn.respondError(status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules", close: false)
+            conn.respondError(
+                status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules",
+                close: false)
         }
     }
 
@@ -52,7 +56,10 @@ public final class AdminHandler: ConnectionHandler {
         field("loadedAt", st.loadedAt)
         field("lastError", st.lastError)
         field("lastErrorAt", st.lastErrorAt)
-        b.append(contentsOf: "\"reloads\":\(st.reloads),\"failures\":\(st.failures),\"lastReloadSuccessful\":\(st.lastReloadSuccessful)}\n".utf8)
+        b.append(
+            contentsOf:
+                "\"reloads\":\(st.reloads),\"failures\":\(st.failures),\"lastReloadSuccessful\":\(st.lastReloadSuccessful)}\n"
+                .utf8)
         return String(decoding: b, as: UTF8.self)
     }
 
@@ -78,13 +85,19 @@ public final class AdminHandler: ConnectionHandler {
         let st = shared.rules.status.withLock { $0 }
         guard st.path != nil else { return "" }
         var out = shared.flagCounters.render()
-        out += "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
+        out +=
+            "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
         out += "modelflag_rules_reloads_total \(st.reloads)\n"
-        out += "# HELP modelflag_rules_reload_failures_total Reloads refused (invalid, empty, truncated or missing file); the last good rules stayed.\n"
-        out += "# TYPE modelflag_rules_reload_failures_total counter\nmodelflag_rules_reload_failures_total \(st.failures)\n"
-        out += "# HELP modelflag_rules_last_reload_successful 1 when the last reload attempt applied or found no change.\n"
-        out += "# TYPE modelflag_rules_last_reload_successful gauge\nmodelflag_rules_last_reload_successful \(st.lastReloadSuccessful ? 1 : 0)\n"
-        out += "# HELP modelflag_rules_info The active rules revision (content hash).\n# TYPE modelflag_rules_info gauge\n"
+        out +=
+            "# HELP modelflag_rules_reload_failures_total Reloads refused (invalid, empty, truncated or missing file); the last good rules stayed.\n"
+        out +=
+            "# TYPE modelflag_rules_reload_failures_total counter\nmodelflag_rules_reload_failures_total \(st.failures)\n"
+        out +=
+            "# HELP modelflag_rules_last_reload_successful 1 when the last reload attempt applied or found no change.\n"
+        out +=
+            "# TYPE modelflag_rules_last_reload_successful gauge\nmodelflag_rules_last_reload_successful \(st.lastReloadSuccessful ? 1 : 0)\n"
+        out +=
+            "# HELP modelflag_rules_info The active rules revision (content hash).\n# TYPE modelflag_rules_info gauge\n"
         out += "modelflag_rules_info{revision=\"\(st.revision ?? "")\"} 1\n"
         return out
     }

@@ -34,13 +34,16 @@ public final class FlagCounters: Sendable {
         let snapshot = counters.withLock { $0.map { ($0.key, $0.value.load) } }.sorted {
             ($0.0.flag, $0.0.variant, $0.0.reason) < ($1.0.flag, $1.0.variant, $1.0.reason)
         }
-        var out = "# HELP modelflag_flag_evaluations_total Requests a flag decided, by flag, variant and reason (TARGETING_MATCH, DEFAULT, DISABLED, ERROR).\n"
+        var out =
+            "# HELP modelflag_flag_evaluations_total Requests a flag decided, by flag, variant and reason (TARGETING_MATCH, DEFAULT, DISABLED, ERROR).\n"
         out += "# TYPE modelflag_flag_evaluations_total counter\n"
         for (key, value) in snapshot {
-            out += "modelflag_flag_evaluations_total{flag=\"\(escape(key.flag))\",variant=\"\(escape(key.variant))\",reason=\"\(key.reason)\"} \(value)\n"
+            out +=
+                "modelflag_flag_evaluations_total{flag=\"\(escape(key.flag))\",variant=\"\(escape(key.variant))\",reason=\"\(key.reason)\"} \(value)\n"
         }
         out += "# HELP modelflag_unflagged_requests_total Requests no flag governed (sent to the default upstream).\n"
-        out += "# TYPE modelflag_unflagged_requests_total counter\nmodelflag_unflagged_requests_total \(unflagged.load)\n"
+        out +=
+            "# TYPE modelflag_unflagged_requests_total counter\nmodelflag_unflagged_requests_total \(unflagged.load)\n"
         return out
     }
 

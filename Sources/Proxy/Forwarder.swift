@@ -116,14 +116,18 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         let clientFraming: ResponseFraming
         switch framing {
         case .none:
-            clientFraming = head.status == 204 || head.status == 304 && head.contentLength == nil ? .empty(contentLength: nil) : .empty(contentLength: head.contentLength)
+            clientFraming =
+                head.status == 204 || head.status == 304 && head.contentLength == nil
+                ? .empty(contentLength: nil) : .empty(contentLength: head.contentLength)
         case .length(let n):
             clientFraming = .length(n)
         case .chunked, .untilClose:
             clientFraming = .stream
         }
         head.bytes.withUnsafeBytes { p in
-            conn.writeHead(status: head.status, reason: UnsafeRawBufferPointer(rebasing: p[head.reason]), framing: clientFraming) { h in
+            conn.writeHead(
+                status: head.status, reason: UnsafeRawBufferPointer(rebasing: p[head.reason]), framing: clientFraming
+            ) { h in
                 for f in head.fields {
                     switch f.known {
                     case .other, .contentType, .host, .xForwardedFor, .xForwardedProto, .expect:
@@ -185,17 +189,29 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         switch failure {
         case .connect(let e):
-            conn.respondError(status: 502, code: "upstream_unreachable", message: "cannot connect to the model server: \(e)", close: false)
+            conn.respondError(
+                status: 502, code: "upstream_unreachable", message: "cannot connect to the model server: \(e)",
+                close: false)
         case .connectTimeout:
-            conn.respondError(status: 504, code: "upstream_connect_timeout", message: "connecting to the model server timed out (--connect-timeout)", close: false)
+            conn.respondError(
+                status: 504, code: "upstream_connect_timeout",
+                message: "connecting to the model server timed out (--connect-timeout)", close: false)
         case .broken(let e, _, _):
-            conn.respondError(status: 502, code: "upstream_reset", message: "the model server closed the connection before answering: \(e)", close: false)
+            conn.respondError(
+                status: 502, code: "upstream_reset",
+                message: "the model server closed the connection before answering: \(e)", close: false)
         case .badResponse(let e):
-            conn.respondError(status: 502, code: "upstream_bad_response", message: "the model server sent a malformed response: \(e.message)", close: false)
+            conn.respondError(
+                status: 502, code: "upstream_bad_response",
+                message: "the model server sent a malformed response: \(e.message)", close: false)
         case .headerTimeout:
-            conn.respondError(status: 504, code: "upstream_timeout", message: "the model server did not answer within --upstream-header-timeout", close: false)
+            conn.respondError(
+                status: 504, code: "upstream_timeout",
+                message: "the model server did not answer within --upstream-header-timeout", close: false)
         case .idleTimeout:
-            conn.respondError(status: 504, code: "upstream_idle_timeout", message: "the model server stalled longer than --upstream-idle-timeout", close: false)
+            conn.respondError(
+                status: 504, code: "upstream_idle_timeout",
+                message: "the model server stalled longer than --upstream-idle-timeout", close: false)
         }
     }
 }

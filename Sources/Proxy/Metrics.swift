@@ -42,7 +42,9 @@ public final class Metrics: Sendable {
     public let bytesIn = Counter()
     public let bytesOut = Counter()
     /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
-    public static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+    public static let durationBounds: [Double] = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ]
     /// The bounds in nanoseconds, per instance: a lazily initialized global would be read by every
     /// worker thread on its first request (ThreadSanitizer flags the runtime's once-initialization).
     let durationBoundsNs: [UInt64] = Metrics.durationBounds.map { UInt64($0 * 1e9) }
@@ -67,7 +69,8 @@ public enum PrometheusText {
         func sum(_ f: (Metrics) -> Counter) -> Int { all.reduce(0) { $0 + f($1).load } }
         var out = ""
         out.reserveCapacity(4096)
-        out += "# HELP modelflag_requests_total Client requests answered, by status class (none = aborted before a status).\n"
+        out +=
+            "# HELP modelflag_requests_total Client requests answered, by status class (none = aborted before a status).\n"
         out += "# TYPE modelflag_requests_total counter\n"
         for (i, label) in ["none", "1xx", "2xx", "3xx", "4xx", "5xx"].enumerated() {
             out += "modelflag_requests_total{class=\"\(label)\"} \(sum { $0.requestsByClass[i] })\n"
@@ -75,21 +78,25 @@ public enum PrometheusText {
         out += "# HELP modelflag_upstream_errors_total Upstream failures by kind.\n"
         out += "# TYPE modelflag_upstream_errors_total counter\n"
         for kind in UpstreamErrorKind.allCases {
-            out += "modelflag_upstream_errors_total{kind=\"\(kind.label)\"} \(sum { $0.upstreamErrors[kind.rawValue] })\n"
+            out +=
+                "modelflag_upstream_errors_total{kind=\"\(kind.label)\"} \(sum { $0.upstreamErrors[kind.rawValue] })\n"
         }
         out += "# HELP modelflag_client_connections_active Open client connections.\n"
         out += "# TYPE modelflag_client_connections_active gauge\n"
-        out += "modelflag_client_connections_active \(sum { $0.clientConnectionsOpened } - sum { $0.clientConnectionsClosed })\n"
+        out +=
+            "modelflag_client_connections_active \(sum { $0.clientConnectionsOpened } - sum { $0.clientConnectionsClosed })\n"
         out += "# HELP modelflag_upstream_connections_active Open upstream connections (busy and idle).\n"
         out += "# TYPE modelflag_upstream_connections_active gauge\n"
-        out += "modelflag_upstream_connections_active \(sum { $0.upstreamConnectionsOpened } - sum { $0.upstreamConnectionsClosed })\n"
+        out +=
+            "modelflag_upstream_connections_active \(sum { $0.upstreamConnectionsOpened } - sum { $0.upstreamConnectionsClosed })\n"
         out += "# HELP modelflag_upstream_connects_total Upstream connections opened.\n"
         out += "# TYPE modelflag_upstream_connects_total counter\n"
         out += "modelflag_upstream_connects_total \(sum { $0.upstreamConnectionsOpened })\n"
         out += "# HELP modelflag_pool_reuse_total Requests sent on a kept-alive upstream connection.\n"
         out += "# TYPE modelflag_pool_reuse_total counter\n"
         out += "modelflag_pool_reuse_total \(sum { $0.poolReuses })\n"
-        out += "# HELP modelflag_upstream_retries_total Requests retried on a fresh connection after a reused one failed before any byte was written.\n"
+        out +=
+            "# HELP modelflag_upstream_retries_total Requests retried on a fresh connection after a reused one failed before any byte was written.\n"
         out += "# TYPE modelflag_upstream_retries_total counter\n"
         out += "modelflag_upstream_retries_total \(sum { $0.retries })\n"
         out += "# HELP modelflag_client_cancelled_total Exchanges the client abandoned before the response ended.\n"
@@ -113,7 +120,8 @@ public enum PrometheusText {
         let sumMicros = all.reduce(0) { $0 + $1.durationSumMicros.load }
         out += "modelflag_request_duration_seconds_sum \(Double(sumMicros) / 1e6)\n"
         out += "modelflag_request_duration_seconds_count \(cumulative)\n"
-        out += "# HELP modelflag_rules_body_uninspected_total Request bodies rules could not read (predicates on them were false; the request still flowed).\n"
+        out +=
+            "# HELP modelflag_rules_body_uninspected_total Request bodies rules could not read (predicates on them were false; the request still flowed).\n"
         out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"

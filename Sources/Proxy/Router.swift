@@ -64,14 +64,19 @@ final class Router {
             }
         }
         counterTable = update.rules.flags.map { flag in
-            flag.variants.map { v in FlagCounters.reasons.map { flagCounters.counter(flag: flag.key, variant: v.name, reason: $0) } }
+            flag.variants.map { v in
+                FlagCounters.reasons.map { flagCounters.counter(flag: flag.key, variant: v.name, reason: $0) }
+            }
         }
         rules = update.rules
-        scanner = update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
+        scanner =
+            update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
     }
 
     func route(_ head: RequestHead, body: [UInt8]) -> Route {
-        guard let rules else { return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil, keySource: nil) }
+        guard let rules else {
+            return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil, keySource: nil)
+        }
         var facts = BodyFacts()
         if let scanner {
             facts = scanner.scan(body, limit: rules.inspectLimit)
@@ -101,7 +106,9 @@ final class Router {
         if let model = modelBytes[d.upstream], let range = facts.modelRange {
             splice = (range, model)
         }
-        return Route(pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice, keySource: keySource)
+        return Route(
+            pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
+            keySource: keySource)
     }
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
@@ -123,7 +130,9 @@ final class Router {
             case .header(let name):
                 if case .string(let s) = RequestContext.header(head, name), !s.isEmpty { return (.string(s), index) }
             case .body(let p):
-                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty { return (.string(s), index) }
+                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty {
+                    return (.string(s), index)
+                }
             }
         }
         return (.null, nil)
@@ -138,8 +147,12 @@ final class Router {
 public enum RoutingBench {
     /// Parses `head` once, then decides `iterations` times; returns nanoseconds per decision and
     /// the variant chosen last (so the work cannot be optimized away).
-    public static func run(rules: RuleSet, head: [UInt8], body: [UInt8], iterations: Int) -> (nsPerOp: Double, variant: String) {
-        let parsed = head.withUnsafeBytes { p in Result { () throws(HTTPError) in try RequestHead.parse(p, limits: Limits()) } }
+    public static func run(rules: RuleSet, head: [UInt8], body: [UInt8], iterations: Int) -> (
+        nsPerOp: Double, variant: String
+    ) {
+        let parsed = head.withUnsafeBytes { p in
+            Result { () throws(HTTPError) in try RequestHead.parse(p, limits: Limits()) }
+        }
         guard case .success(let request) = parsed else { return (0, "bad head") }
         let scanner = rules.needsBody ? BodyScanner(paths: rules.bodyPaths, facts: rules.needsFacts) : nil
         var last = Decision(flag: nil, variant: -1, upstream: 0, reason: .noFlag)
@@ -148,7 +161,8 @@ public enum RoutingBench {
             let facts = scanner?.scan(body, limit: rules.inspectLimit) ?? BodyFacts()
             let path = Router.pathOf(request)
             let context = RequestContext(
-                head: request, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: Router.targetingKey(rules, request, facts),
+                head: request, facts: facts, bodyPaths: rules.bodyPaths,
+                targetingKey: Router.targetingKey(rules, request, facts),
                 path: path, bodyBytes: body.count)
             var trace: Trace?
             last = rules.decide(path: path, context: context, trace: &trace)

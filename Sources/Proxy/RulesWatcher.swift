@@ -48,7 +48,9 @@ final class RulesWatcher {
         lastStat = statFile()
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         do {
-            fsWatcher = try FSWatcher(loop: loop, directory: dir.isEmpty ? "/" : dir) { [weak self] _ in self?.schedule() }
+            fsWatcher = try FSWatcher(loop: loop, directory: dir.isEmpty ? "/" : dir) { [weak self] _ in
+                self?.schedule()
+            }
         } catch {
             Log.write(.warn, "rules_watch_unavailable") {
                 $0.field("dir", dir)
@@ -96,7 +98,9 @@ final class RulesWatcher {
                 if let update { return .loaded(update) }
                 return .failed(problem ?? "unresolvable upstream")
             } catch let failure as RulesLoader.Failure {
-                return .failed(failure.errors.map { "\(path):\($0.line):\($0.column): \($0.path): \($0.message)" }.joined(separator: "; "))
+                return .failed(
+                    failure.errors.map { "\(path):\($0.line):\($0.column): \($0.path): \($0.message)" }.joined(
+                        separator: "; "))
             } catch {
                 return .failed("\(error)")
             }

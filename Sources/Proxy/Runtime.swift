@@ -123,7 +123,9 @@ public enum ProxyRuntime {
             loop = try Loop()
             worker0 = try Worker(index: 0, loop: loop, options: options, address: options.listen, shared: shared)
         } catch {
-            Log.write(.error, "listen_failed") { $0.field("addr", options.listen.description); $0.field("error", error.description) }
+            Log.write(.error, "listen_failed") {
+                $0.field("addr", options.listen.description); $0.field("error", error.description)
+            }
             return 1
         }
         let bound = worker0.server.address ?? options.listen
@@ -137,12 +139,18 @@ public enum ProxyRuntime {
         var admin: Server?
         if let adminAddress = options.admin {
             do {
-                admin = try Server(loop: loop, name: "admin", address: adminAddress, reusePort: false, config: ServerConfig()) { _ in
+                admin = try Server(
+                    loop: loop, name: "admin", address: adminAddress, reusePort: false, config: ServerConfig()
+                ) { _ in
                     AdminHandler(shared: shared)
                 }
-                Log.write(.info, "listening") { $0.field("role", "admin"); $0.field("addr", (admin?.address ?? adminAddress).description) }
+                Log.write(.info, "listening") {
+                    $0.field("role", "admin"); $0.field("addr", (admin?.address ?? adminAddress).description)
+                }
             } catch {
-                Log.write(.error, "listen_failed") { $0.field("addr", adminAddress.description); $0.field("error", error.description) }
+                Log.write(.error, "listen_failed") {
+                    $0.field("addr", adminAddress.description); $0.field("error", error.description)
+                }
                 return 1
             }
         }
@@ -174,7 +182,8 @@ public enum ProxyRuntime {
         for index in 1..<max(1, options.workers) {
             let t = LoopThread.spawn {
                 guard let wloop = try? Loop(),
-                    let worker = try? Worker(index: index, loop: wloop, options: options, address: bound, shared: shared)
+                    let worker = try? Worker(
+                        index: index, loop: wloop, options: options, address: bound, shared: shared)
                 else {
                     failed.store(true, ordering: .releasing)
                     wakers.withLock { $0[index] = nil }
@@ -218,10 +227,13 @@ public enum ProxyRuntime {
                 worker0.refreshRules(shared)
                 for w in wakers.withLock({ $0 }) { w?.wake() }
             }
-            if let w = try? SignalWatcher(loop: loop, signal: SIGHUP, { _ in
-                Log.write(.info, "rules_reload_requested") { $0.field("signal", "SIGHUP") }
-                watcher?.reload()
-            }) {
+            if let w = try? SignalWatcher(
+                loop: loop, signal: SIGHUP,
+                { _ in
+                    Log.write(.info, "rules_reload_requested") { $0.field("signal", "SIGHUP") }
+                    watcher?.reload()
+                })
+            {
                 signals.append(w)
             }
         }
@@ -250,7 +262,9 @@ public enum ProxyRuntime {
             shared.markDraining()
             worker0.server.preferClose = true
             for w in wakers.withLock({ $0 }) { w?.wake() }
-            Log.write(.info, "shutdown_requested") { $0.field("signal", Int(signum)); $0.field("delay_ms", Int(options.shutdownDelayMs)) }
+            Log.write(.info, "shutdown_requested") {
+                $0.field("signal", Int(signum)); $0.field("delay_ms", Int(options.shutdownDelayMs))
+            }
             if options.shutdownDelayMs > 0 {
                 delayTimer = try? Timer(loop: loop) {
                     delayTimer?.close()

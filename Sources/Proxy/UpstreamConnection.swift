@@ -206,7 +206,9 @@ public final class UpstreamConnection: TCPStreamDelegate {
             case .complete(let start, let end):
                 let parsed = input.withUnsafeBytes { p in
                     Result { () throws(HTTPError) in
-                        try ResponseHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: pool.config.limits, storage: &headStorage)
+                        try ResponseHead.parse(
+                            UnsafeRawBufferPointer(rebasing: p[start..<end]), limits: pool.config.limits,
+                            storage: &headStorage)
                     }
                 }
                 input.removeSubrange(0..<end)

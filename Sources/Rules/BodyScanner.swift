@@ -100,7 +100,10 @@ struct Walker {
         case index(Int)
     }
 
-    init(body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], wantedDepth: Int, facts: Bool, out: BodyFacts) {
+    init(
+        body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], wantedDepth: Int, facts: Bool,
+        out: BodyFacts
+    ) {
         self.body = body
         self.p = p
         self.wanted = wanted
@@ -373,7 +376,8 @@ struct Walker {
             let s = i
             while i < p.count {
                 let b = p[i]
-                if (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
+                if (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-")
+                    || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
                     || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
                 {
                     i += 1

@@ -32,12 +32,14 @@ struct Compiler {
         case .array(let items):
             let compiled = items.enumerated().map { compile($1, "\(path)[\($0)]") }
             if compiled.allSatisfy({ if case .literal = $0 { return true } else { return false } }) {
-                return .literal(.array(compiled.map { if case .literal(let v) = $0 { return v } else { return .null } }))
+                return .literal(
+                    .array(compiled.map { if case .literal(let v) = $0 { return v } else { return .null } }))
             }
             return .cat(compiled)  // not reached by valid rules; keeps evaluation total
         case .object(let entries):
             guard entries.count == 1 else {
-                fail(node, path, "an operation is an object with exactly one key (the operator), found \(entries.count)")
+                fail(
+                    node, path, "an operation is an object with exactly one key (the operator), found \(entries.count)")
                 return .literal(.null)
             }
             let (op, argNode) = entries[0]
@@ -46,10 +48,15 @@ struct Compiler {
         }
     }
 
-    private mutating func compileOp(_ op: String, _ args: [JSONNode], _ argNode: JSONNode, _ node: JSONNode, _ path: String) -> Expr {
+    private mutating func compileOp(
+        _ op: String, _ args: [JSONNode], _ argNode: JSONNode, _ node: JSONNode, _ path: String
+    ) -> Expr {
         func need(_ range: ClosedRange<Int>) -> Bool {
             if range.contains(args.count) { return true }
-            fail(node, path, "'\(op)' takes \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") arguments, found \(args.count)")
+            fail(
+                node, path,
+                "'\(op)' takes \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") arguments, found \(args.count)"
+            )
             return false
         }
         func sub(_ i: Int) -> Expr { compile(args[i], "\(path)[\(i)]") }
@@ -60,7 +67,10 @@ struct Compiler {
                 return .literal(.null)
             }
             guard let target = evaluators[name] else {
-                fail(node, path, "$ref to unknown evaluator '\(name)' (defined: \(evaluators.keys.sorted().joined(separator: ", ")))")
+                fail(
+                    node, path,
+                    "$ref to unknown evaluator '\(name)' (defined: \(evaluators.keys.sorted().joined(separator: ", ")))"
+                )
                 return .literal(.null)
             }
             if refStack.contains(name) {
@@ -76,7 +86,10 @@ struct Compiler {
                 return .literal(.null)
             }
             guard let key = ContextKey.parse(name) else {
-                fail(node, path, "unknown context name '\(name)': use targetingKey, headers.NAME, body.PATH, request.FACT (\(RequestFact.allCases.map(\.rawValue).joined(separator: ", "))), $flagd.flagKey or $flagd.timestamp")
+                fail(
+                    node, path,
+                    "unknown context name '\(name)': use targetingKey, headers.NAME, body.PATH, request.FACT (\(RequestFact.allCases.map(\.rawValue).joined(separator: ", "))), $flagd.flagKey or $flagd.timestamp"
+                )
                 return .literal(.null)
             }
             if case .body(let p) = key { bodyPaths.insert(p) }
@@ -102,7 +115,9 @@ struct Compiler {
         case "sem_ver":
             guard need(3...3) else { return .literal(.null) }
             guard let opText = args[1].string, let semOp = SemVer.Op(rawValue: opText) else {
-                fail(args[1], "\(path)[1]", "sem_ver operator must be one of \(SemVer.Op.allCases.map(\.rawValue).joined(separator: " "))")
+                fail(
+                    args[1], "\(path)[1]",
+                    "sem_ver operator must be one of \(SemVer.Op.allCases.map(\.rawValue).joined(separator: " "))")
                 return .literal(.null)
             }
             return .semver(sub(0), semOp, sub(2))

@@ -38,7 +38,9 @@ public struct JSONNode: Sendable, Equatable {
     public var string: String? { if case .string(let s) = value { return s } else { return nil } }
     public var number: Double? { if case .number(let n) = value { return n } else { return nil } }
     public var array: [JSONNode]? { if case .array(let a) = value { return a } else { return nil } }
-    public var object: [(key: String, value: JSONNode)]? { if case .object(let o) = value { return o } else { return nil } }
+    public var object: [(key: String, value: JSONNode)]? {
+        if case .object(let o) = value { return o } else { return nil }
+    }
     public var location: String { "\(line):\(column)" }
 }
 
@@ -204,7 +206,8 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if scalar >= 0xD800 && scalar < 0xDC00 {
-                        guard i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u") else {
+                        guard i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u")
+                        else {
                             throw error("unpaired surrogate")
                         }
                         i += 2
@@ -246,7 +249,9 @@ public struct JSONParser {
     private mutating func number() throws(JSONParseError) -> Double {
         let start = i
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
-        guard i < bytes.count, bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") else { throw error("invalid number") }
+        guard i < bytes.count, bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") else {
+            throw error("invalid number")
+        }
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
         } else {

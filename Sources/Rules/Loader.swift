@@ -10,13 +10,19 @@ public enum RulesLoader {
 
     public static func load(_ bytes: [UInt8]) throws(Failure) -> RuleSet {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            throw Failure(errors: [RuleError(line: 1, column: 1, path: "$", message: "the file is empty (an empty file is never read as \"no flags\")")])
+            throw Failure(errors: [
+                RuleError(
+                    line: 1, column: 1, path: "$",
+                    message: "the file is empty (an empty file is never read as \"no flags\")")
+            ])
         }
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
         } catch {
-            throw Failure(errors: [RuleError(line: error.line, column: error.column, path: "$", message: "invalid JSON: \(error.message)")])
+            throw Failure(errors: [
+                RuleError(line: error.line, column: error.column, path: "$", message: "invalid JSON: \(error.message)")
+            ])
         }
         var v = Validator()
         let set = v.build(root, revision: revisionOf(bytes))
@@ -43,7 +49,9 @@ struct Validator {
         errors.append(RuleError(line: node.line, column: node.column, path: path, message: message))
     }
 
-    static let topLevelKeys: Set<String> = ["$schema", "upstreams", "defaultUpstream", "targetingKey", "flags", "$evaluators", "settings", "metadata"]
+    static let topLevelKeys: Set<String> = [
+        "$schema", "upstreams", "defaultUpstream", "targetingKey", "flags", "$evaluators", "settings", "metadata",
+    ]
 
     mutating func build(_ root: JSONNode, revision: String) -> RuleSet? {
         guard let top = root.object else {
@@ -51,7 +59,8 @@ struct Validator {
             return nil
         }
         for (k, v) in top where !Validator.topLevelKeys.contains(k) {
-            fail(v, "$.\(k)", "unknown key '\(k)' (allowed: \(Validator.topLevelKeys.sorted().joined(separator: ", ")))")
+            fail(
+                v, "$.\(k)", "unknown key '\(k)' (allowed: \(Validator.topLevelKeys.sorted().joined(separator: ", ")))")
         }
         // Upstreams.
         var upstreams: [UpstreamSpec] = []
@@ -71,7 +80,9 @@ struct Validator {
                     continue
                 }
                 guard let version = u["modelVersion"]?.string, !version.isEmpty else {
-                    fail(u["modelVersion"] ?? u, "\(p).modelVersion", "modelVersion is required: output records carry it")
+                    fail(
+                        u["modelVersion"] ?? u, "\(p).modelVersion", "modelVersion is required: output records carry it"
+                    )
                     continue
                 }
                 var model: String?
@@ -86,17 +97,25 @@ struct Validator {
                 upstreams.append(UpstreamSpec(name: name, address: address, modelVersion: version, model: model))
             }
         } else {
-            fail(root["upstreams"] ?? root, "$.upstreams", "at least one upstream is required: {\"name\": {\"address\": \"HOST:PORT\", \"modelVersion\": \"...\"}}")
+            fail(
+                root["upstreams"] ?? root, "$.upstreams",
+                "at least one upstream is required: {\"name\": {\"address\": \"HOST:PORT\", \"modelVersion\": \"...\"}}"
+            )
         }
         var defaultUpstream = 0
         if let d = root["defaultUpstream"] {
             if let name = d.string, let i = upstreamIndex[name] {
                 defaultUpstream = i
             } else {
-                fail(d, "$.defaultUpstream", "defaultUpstream must name one of the upstreams (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
+                fail(
+                    d, "$.defaultUpstream",
+                    "defaultUpstream must name one of the upstreams (\(upstreamIndex.keys.sorted().joined(separator: ", ")))"
+                )
             }
         } else if upstreams.count > 1 {
-            fail(root, "$.defaultUpstream", "with more than one upstream, defaultUpstream says where requests no flag governs go")
+            fail(
+                root, "$.defaultUpstream",
+                "with more than one upstream, defaultUpstream says where requests no flag governs go")
         }
         // Targeting key chain.
         var keySources: [KeySource] = []
@@ -105,7 +124,9 @@ struct Validator {
             let items = tk.array ?? [tk]
             for (i, item) in items.enumerated() {
                 guard let s = item.string, let src = Validator.keySource(s) else {
-                    fail(item, "$.targetingKey[\(i)]", "a key source is \"header:NAME\" or \"body:PATH\" (e.g. \"header:x-user-id\", \"body:user\")")
+                    fail(
+                        item, "$.targetingKey[\(i)]",
+                        "a key source is \"header:NAME\" or \"body:PATH\" (e.g. \"header:x-user-id\", \"body:user\")")
                     continue
                 }
                 if case .body(let p) = src { bodyPaths.insert(p) }
@@ -122,9 +143,17 @@ struct Validator {
             for (k, v) in s.object ?? [] {
                 switch k {
                 case "responseHeaders":
-                    if case .bool(let b) = v.value { responseHeaders = b } else { fail(v, "$.settings.responseHeaders", "true or false") }
+                    if case .bool(let b) = v.value {
+                        responseHeaders = b
+                    } else {
+                        fail(v, "$.settings.responseHeaders", "true or false")
+                    }
                 case "bodyInspectLimit":
-                    if let n = v.number, n >= 0, n == n.rounded() { inspectLimit = Int(n) } else { fail(v, "$.settings.bodyInspectLimit", "a number of bytes") }
+                    if let n = v.number, n >= 0, n == n.rounded() {
+                        inspectLimit = Int(n)
+                    } else {
+                        fail(v, "$.settings.bodyInspectLimit", "a number of bytes")
+                    }
                 default:
                     fail(v, "$.settings.\(k)", "unknown setting '\(k)' (allowed: responseHeaders, bodyInspectLimit)")
                 }
@@ -157,27 +186,36 @@ struct Validator {
         for (name, rule) in evaluators {
             var c = Compiler(evaluators: evaluators)
             _ = c.compile(rule, "$.$evaluators.\(name)")
-            for e in c.errors where !compiler.errors.contains(where: { $0.line == e.line && $0.column == e.column }) { errors.append(e) }
+            for e in c.errors where !compiler.errors.contains(where: { $0.line == e.line && $0.column == e.column }) {
+                errors.append(e)
+            }
         }
         errors.append(contentsOf: compiler.errors)
         bodyPaths.formUnion(compiler.bodyPaths)
         // Facts include the body's model, which matching by model and rewriting it both need.
-        let needsFacts = compiler.usesFacts || flags.contains { $0.match.models != nil } || upstreams.contains { $0.model != nil }
+        let needsFacts =
+            compiler.usesFacts || flags.contains { $0.match.models != nil } || upstreams.contains { $0.model != nil }
         guard errors.isEmpty else { return nil }
         return RuleSet(
             revision: revision, upstreams: upstreams, defaultUpstream: defaultUpstream, flags: flags,
-            keySources: keySources, bodyPaths: bodyPaths.sorted { $0.joined(separator: ".") < $1.joined(separator: ".") },
-            needsFacts: needsFacts, responseHeaders: responseHeaders, inspectLimit: inspectLimit, segmentNames: segmentNames)
+            keySources: keySources,
+            bodyPaths: bodyPaths.sorted { $0.joined(separator: ".") < $1.joined(separator: ".") },
+            needsFacts: needsFacts, responseHeaders: responseHeaders, inspectLimit: inspectLimit,
+            segmentNames: segmentNames)
     }
 
-    private mutating func buildFlag(_ key: String, _ node: JSONNode, _ upstreamIndex: [String: Int], _ compiler: inout Compiler) -> Flag? {
+    private mutating func buildFlag(
+        _ key: String, _ node: JSONNode, _ upstreamIndex: [String: Int], _ compiler: inout Compiler
+    ) -> Flag? {
         let p = "$.flags.\(key)"
         guard let obj = node.object else {
             fail(node, p, "a flag is an object with state, variants, defaultVariant and optional targeting")
             return nil
         }
         for (k, v) in obj where !["state", "variants", "defaultVariant", "targeting", "match", "metadata"].contains(k) {
-            fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: state, variants, defaultVariant, targeting, match, metadata)")
+            fail(
+                v, "\(p).\(k)",
+                "unknown flag key '\(k)' (allowed: state, variants, defaultVariant, targeting, match, metadata)")
         }
         var enabled = true
         switch node["state"]?.string {
@@ -190,19 +228,25 @@ struct Validator {
         if let vs = node["variants"]?.object, !vs.isEmpty {
             for (name, target) in vs {
                 guard let u = target.string, let i = upstreamIndex[u] else {
-                    fail(target, "\(p).variants.\(name)", "a variant's value names an upstream (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
+                    fail(
+                        target, "\(p).variants.\(name)",
+                        "a variant's value names an upstream (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
                     continue
                 }
                 variants.append((name, i))
             }
         } else {
-            fail(node["variants"] ?? node, "\(p).variants", "variants is a non-empty object: variant name -> upstream name")
+            fail(
+                node["variants"] ?? node, "\(p).variants",
+                "variants is a non-empty object: variant name -> upstream name")
         }
         var defaultVariant = 0
         if let d = node["defaultVariant"]?.string, let i = variants.firstIndex(where: { $0.name == d }) {
             defaultVariant = i
         } else {
-            fail(node["defaultVariant"] ?? node, "\(p).defaultVariant", "defaultVariant must name one of the flag's variants")
+            fail(
+                node["defaultVariant"] ?? node, "\(p).defaultVariant",
+                "defaultVariant must name one of the flag's variants")
         }
         var targeting: Expr?
         if let t = node["targeting"] {
@@ -217,22 +261,34 @@ struct Validator {
             for (k, v) in m.object ?? [] {
                 switch k {
                 case "pathPrefix":
-                    if let s = v.string, s.hasPrefix("/") { match.pathPrefix = s } else { fail(v, "\(p).match.pathPrefix", "a path starting with '/'") }
+                    if let s = v.string, s.hasPrefix("/") {
+                        match.pathPrefix = s
+                    } else {
+                        fail(v, "\(p).match.pathPrefix", "a path starting with '/'")
+                    }
                 case "model":
                     let items = v.array ?? [v]
                     let names = items.compactMap(\.string)
-                    if names.count == items.count && !names.isEmpty { match.models = names } else { fail(v, "\(p).match.model", "a model alias or a list of them") }
+                    if names.count == items.count && !names.isEmpty {
+                        match.models = names
+                    } else {
+                        fail(v, "\(p).match.model", "a model alias or a list of them")
+                    }
                 default:
                     fail(v, "\(p).match.\(k)", "unknown match key '\(k)' (allowed: pathPrefix, model)")
                 }
             }
         }
         guard !variants.isEmpty else { return nil }
-        return Flag(key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant, targeting: targeting, match: match)
+        return Flag(
+            key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant,
+            targeting: targeting, match: match)
     }
 
     static func isHostPort(_ s: String) -> Bool {
-        guard let colon = s.lastIndex(of: ":"), colon != s.startIndex, let port = UInt16(s[s.index(after: colon)...]), port > 0 else { return false }
+        guard let colon = s.lastIndex(of: ":"), colon != s.startIndex, let port = UInt16(s[s.index(after: colon)...]),
+            port > 0
+        else { return false }
         return true
     }
 

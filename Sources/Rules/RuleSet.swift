@@ -129,7 +129,9 @@ extension RuleSet {
 
     public func evaluate<C: EvaluationContext>(_ index: Int, context: C, trace: inout Trace?) -> Decision {
         let flag = flags[index]
-        let fallback = Decision(flag: index, variant: flag.defaultVariant, upstream: flag.variants[flag.defaultVariant].upstream, reason: .defaultVariant)
+        let fallback = Decision(
+            flag: index, variant: flag.defaultVariant, upstream: flag.variants[flag.defaultVariant].upstream,
+            reason: .defaultVariant)
         guard flag.enabled else {
             var d = fallback
             d.reason = .disabled

@@ -42,7 +42,8 @@ public enum Value: Sendable, Equatable {
             if n == n.rounded(), abs(n) < 1e15 { return Array(String(Int64(n)).utf8) }
             return Array(String(n).utf8)
         case .string(let s): return Array(s)
-        case .array(let a): return Array(a.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: ",").utf8)
+        case .array(let a):
+            return Array(a.map { String(decoding: $0.bytes, as: UTF8.self) }.joined(separator: ",").utf8)
         }
     }
 

@@ -59,7 +59,8 @@ struct RulesBench {
             exit(1)
         }
         let head = Array(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nAccept: application/json\r\nX-User-Id: user-0042\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nAccept: application/json\r\nX-User-Id: user-0042\r\nContent-Length: \(body.count)\r\n\r\n"
+                .utf8)
         _ = RoutingBench.run(rules: rules, head: head, body: body, iterations: 20_000)  // warm up
         var results: [Double] = []
         var variant = ""
@@ -74,8 +75,12 @@ struct RulesBench {
         var n = 0
         for _ in 0..<100_000 { n &+= scanOnly.scan(body, limit: 1 << 20).messageCount }
         let scanNs = Double(clockNs() - t0) / 100_000
-        print("rules: \(rulesFile ?? "50 (49 segment conditions + a 10 % split)"), body \(body.count) bytes, last variant \(variant) (\(n) messages scanned)")
-        print("route (scan + context + decision): median \(Int(results[2])) ns, min \(Int(results[0])) ns, max \(Int(results[4])) ns per request (5 runs of 100k)")
+        print(
+            "rules: \(rulesFile ?? "50 (49 segment conditions + a 10 % split)"), body \(body.count) bytes, last variant \(variant) (\(n) messages scanned)"
+        )
+        print(
+            "route (scan + context + decision): median \(Int(results[2])) ns, min \(Int(results[0])) ns, max \(Int(results[4])) ns per request (5 runs of 100k)"
+        )
         print("body scan alone: \(Int(scanNs)) ns per request")
     }
 

@@ -39,10 +39,14 @@ enum Content {
         while i + key.count <= body.count {
             if body[i] == key[0] && Array(body[i..<(i + key.count)]) == key {
                 var j = i + key.count
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) { j += 1 }
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) {
+                    j += 1
+                }
                 guard j < body.count, body[j] == UInt8(ascii: ":") else { return false }
                 j += 1
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) { j += 1 }
+                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) {
+                    j += 1
+                }
                 return j + 4 <= body.count && Array(body[j..<(j + 4)]) == Array("true".utf8)
             }
             i += 1

@@ -1,7 +1,7 @@
+import Glibc
 import HTTP1
 import HTTPServer
 import UVCore
-import Glibc
 
 /// One connection of the stand-in model: an OpenAI-compatible fake on the same libuv core.
 ///
@@ -45,7 +45,9 @@ public final class StandInHandler: ConnectionHandler {
         case ("POST", "/v1/chat/completions"):
             if options.errorRate > 0 && Double.random(in: 0..<1) < options.errorRate {
                 after(latency, on: conn) {
-                    conn.respondError(status: 500, code: "injected_error", message: "stand-in model: injected error (--error-rate)", close: false)
+                    conn.respondError(
+                        status: 500, code: "injected_error", message: "stand-in model: injected error (--error-rate)",
+                        close: false)
                 }
                 return
             }
@@ -63,12 +65,15 @@ public final class StandInHandler: ConnectionHandler {
                 }
             }
         case ("GET", "/v1/models"):
-            let body = "{\"object\":\"list\",\"data\":[{\"id\":\"\(options.model)\",\"object\":\"model\",\"owned_by\":\"modelflag-stand-in\"}]}\n"
+            let body =
+                "{\"object\":\"list\",\"data\":[{\"id\":\"\(options.model)\",\"object\":\"model\",\"owned_by\":\"modelflag-stand-in\"}]}\n"
             send(conn, 200, "application/json", body)
         case ("GET", "/healthz"), ("HEAD", "/healthz"):
             send(conn, 200, "application/json", "{\"status\":\"ok\"}\n")
         default:
-            conn.respondError(status: 404, code: "not_found", message: "stand-in model: try POST /v1/chat/completions or GET /v1/models", close: false)
+            conn.respondError(
+                status: 404, code: "not_found",
+                message: "stand-in model: try POST /v1/chat/completions or GET /v1/models", close: false)
         }
     }
 
@@ -82,7 +87,9 @@ public final class StandInHandler: ConnectionHandler {
         timer?.start(ms: ms)
     }
 
-    private func respondJSON(_ conn: ServerConnection, id: String, words: [String], promptTokens: Int, requested: String?) {
+    private func respondJSON(
+        _ conn: ServerConnection, id: String, words: [String], promptTokens: Int, requested: String?
+    ) {
         let text = words.joined(separator: " ")
         let created = Int(time(nil))
         let body =
@@ -152,7 +159,9 @@ public final class StandInHandler: ConnectionHandler {
         var payload = body
         let confidence = String(options.confidence)
         payload.withUTF8 { b in
-            conn.writeHead(status: status, reason: ServerConnection.reasonPhrase(status).rawBytes, framing: .length(b.count)) { h in
+            conn.writeHead(
+                status: status, reason: ServerConnection.reasonPhrase(status).rawBytes, framing: .length(b.count)
+            ) { h in
                 h.append("Content-Type: ")
                 h.append(type)
                 h.crlf()
@@ -176,7 +185,8 @@ public final class StandInHandler: ConnectionHandler {
         case "bare-lf":
             raw = "HTTP/1.1 200 OK\nContent-Length: 2\n\nok"
         case "huge-headers":
-            raw = "HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "a", count: 70_000) + "\r\nContent-Length: 2\r\n\r\nok"
+            raw =
+                "HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "a", count: 70_000) + "\r\nContent-Length: 2\r\n\r\nok"
         case "bad-chunk":
             raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
         default:
@@ -197,7 +207,8 @@ public final class StandInHandler: ConnectionHandler {
     }
 
     private var floodRemaining = 0
-    private static let floodBlock: [UInt8] = Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 65_528) + [0x0A, 0x0A]
+    private static let floodBlock: [UInt8] =
+        Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 65_528) + [0x0A, 0x0A]
 
     private func continueFlood(_ conn: ServerConnection) {
         while floodRemaining > 0 && !conn.isWriteBlocked && !conn.isClosed {

@@ -39,7 +39,9 @@ public enum StandInServer {
             _ = loop.closeAll()
             return 0
         } catch {
-            Log.write(.error, "listen_failed") { $0.field("addr", address.description); $0.field("error", error.description) }
+            Log.write(.error, "listen_failed") {
+                $0.field("addr", address.description); $0.field("error", error.description)
+            }
             return 1
         }
     }

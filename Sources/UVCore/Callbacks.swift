@@ -86,8 +86,9 @@ func asyncCallback(_ h: UnsafeMutablePointer<uv_async_t>?) {
     Unmanaged<AsyncWake>.fromOpaque(data).takeUnretainedValue().fire()
 }
 
-
-func fsEventCallback(_ h: UnsafeMutablePointer<uv_fs_event_t>?, _ filename: UnsafePointer<CChar>?, _ events: Int32, _ status: Int32) {
+func fsEventCallback(
+    _ h: UnsafeMutablePointer<uv_fs_event_t>?, _ filename: UnsafePointer<CChar>?, _ events: Int32, _ status: Int32
+) {
     guard let h, let data = h.pointee.data else { return }
     let name = filename.flatMap { String(validatingCString: $0) }
     Unmanaged<FSWatcher>.fromOpaque(data).takeUnretainedValue().fire(name)

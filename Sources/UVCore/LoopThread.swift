@@ -15,11 +15,13 @@ public struct LoopThread: @unchecked Sendable {
     public static func spawn(_ body: @escaping @Sendable () -> Void) -> LoopThread {
         var thread = LoopThread()
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        let rc = pthread_create(&thread.tid, nil, { arg in
-            let box = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &thread.tid, nil,
+            { arg in
+                let box = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
+                box.body()
+                return nil
+            }, box)
         precondition(rc == 0, "pthread_create failed: errno \(rc)")
         return thread
     }

@@ -10,7 +10,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         case invalid(String)
         public var description: String {
             switch self {
-            case .invalid(let s): return "invalid address '\(s)': expected HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)"
+            case .invalid(let s):
+                return "invalid address '\(s)': expected HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)"
             }
         }
     }
@@ -34,10 +35,14 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         storage = sockaddr_storage()
         let hostString = String(host)
         let ok: Bool = withUnsafeMutablePointer(to: &storage) { p in
-            if uv_ip4_addr(hostString, Int32(port), UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr_in.self)) == 0 {
+            if uv_ip4_addr(
+                hostString, Int32(port), UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr_in.self)) == 0
+            {
                 return true
             }
-            if uv_ip6_addr(hostString, Int32(port), UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr_in6.self)) == 0 {
+            if uv_ip6_addr(
+                hostString, Int32(port), UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr_in6.self)) == 0
+            {
                 return true
             }
             return false
@@ -58,7 +63,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         defer { freeaddrinfo(result) }
         var storage = sockaddr_storage()
         withUnsafeMutableBytes(of: &storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+            dst.copyMemory(
+                from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
         }
         return storage
     }

@@ -73,4 +73,3 @@ public final class TCPListener: Handle {
         delegate = nil
     }
 }
-

@@ -29,7 +29,8 @@ struct Demo: ParsableCommand {
         let ruleSet = try loadRules(rules)
         let stableAddress = try address(stableModel, flag: "--stable-model")
         let candidateAddress = try address(candidateModel, flag: "--candidate-model")
-        var options = ProxyOptions(listen: try address(listen, flag: "--listen"), upstream: UpstreamConfig(address: stableAddress))
+        var options = ProxyOptions(
+            listen: try address(listen, flag: "--listen"), upstream: UpstreamConfig(address: stableAddress))
         options.admin = try address(admin, flag: "--admin")
         options.drainTimeoutMs = 5_000
         options.rulesPath = rules
@@ -47,7 +48,8 @@ struct Demo: ParsableCommand {
         let models = [(stableAddress, stable), (candidateAddress, candidate)]
         _ = LoopThread.spawn {
             guard let loop = try? Loop() else { return }
-            for (addr, opts) in models where (try? StandInServer.start(loop: loop, address: addr, options: opts)) == nil {
+            for (addr, opts) in models where (try? StandInServer.start(loop: loop, address: addr, options: opts)) == nil
+            {
                 Log.write(.error, "demo_model_failed") { $0.field("addr", addr.description) }
             }
             loop.run()

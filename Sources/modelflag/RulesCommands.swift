@@ -40,21 +40,28 @@ struct Check: ParsableCommand {
         var out = "\(file): OK, revision \(rules.revision)\n"
         out += "upstreams:\n"
         for (i, u) in rules.upstreams.enumerated() {
-            out += "  \(u.name)\(i == rules.defaultUpstream ? " (default)" : ""): \(u.address), modelVersion \(u.modelVersion)\(u.model.map { ", rewrites model to \"\($0)\"" } ?? "")\n"
+            out +=
+                "  \(u.name)\(i == rules.defaultUpstream ? " (default)" : ""): \(u.address), modelVersion \(u.modelVersion)\(u.model.map { ", rewrites model to \"\($0)\"" } ?? "")\n"
         }
         out += "targeting key: \(rules.keySources.map(\.description).joined(separator: " -> "))\n"
-        if !rules.segmentNames.isEmpty { out += "segments ($evaluators): \(rules.segmentNames.joined(separator: ", "))\n" }
+        if !rules.segmentNames.isEmpty {
+            out += "segments ($evaluators): \(rules.segmentNames.joined(separator: ", "))\n"
+        }
         out += "flags:\n"
         for f in rules.flags {
             var match: [String] = []
             if let p = f.match.pathPrefix { match.append("path \(p)*") }
             if let m = f.match.models { match.append("model in \(m)") }
-            out += "  \(f.key): \(f.enabled ? "ENABLED" : "DISABLED (kill switch)"), default \(f.variants[f.defaultVariant].name)"
+            out +=
+                "  \(f.key): \(f.enabled ? "ENABLED" : "DISABLED (kill switch)"), default \(f.variants[f.defaultVariant].name)"
             out += match.isEmpty ? ", governs every request\n" : ", governs \(match.joined(separator: " and "))\n"
             for v in f.variants { out += "    \(v.name) -> \(rules.upstreams[v.upstream].name)\n" }
             if let t = f.targeting { out += "    targeting: \(summary(t))\n" }
         }
-        if !rules.bodyPaths.isEmpty { out += "body paths read: \(rules.bodyPaths.map { "body." + $0.joined(separator: ".") }.joined(separator: ", "))\n" }
+        if !rules.bodyPaths.isEmpty {
+            out +=
+                "body paths read: \(rules.bodyPaths.map { "body." + $0.joined(separator: ".") }.joined(separator: ", "))\n"
+        }
         print(out, terminator: "")
     }
 

@@ -9,7 +9,10 @@ struct ProxyFlags: ParsableArguments {
     @Option(help: "Upstream (model server) address, HOST:PORT.")
     var upstream = "127.0.0.1:9000"
 
-    @Option(help: "Event-loop threads sharing the port (SO_REUSEPORT). Give the sidecar more than one core before raising it.")
+    @Option(
+        help:
+            "Event-loop threads sharing the port (SO_REUSEPORT). Give the sidecar more than one core before raising it."
+    )
     var workers = 1
 
     @Option(help: "Largest request body; larger is 413.")
@@ -42,7 +45,10 @@ struct ProxyFlags: ParsableArguments {
     @Option(help: "The upstream's response head must arrive within this time; else 504.")
     var upstreamHeaderTimeout = Duration(ms: 300_000)
 
-    @Option(help: "Longest silence between reads of an upstream response body (e.g. between SSE events); the stream is then aborted.")
+    @Option(
+        help:
+            "Longest silence between reads of an upstream response body (e.g. between SSE events); the stream is then aborted."
+    )
     var upstreamIdleTimeout = Duration(ms: 300_000)
 
     @Option(help: "Idle kept-alive upstream connections kept per worker.")
@@ -54,7 +60,10 @@ struct ProxyFlags: ParsableArguments {
     @Option(help: "After SIGTERM, in-flight requests and streams get this long before they are aborted.")
     var drainTimeout = Duration(ms: 30_000)
 
-    @Option(help: "After SIGTERM, keep accepting this long with readiness already false (set it if your platform removes endpoints slowly; 0 closes the listener at once).")
+    @Option(
+        help:
+            "After SIGTERM, keep accepting this long with readiness already false (set it if your platform removes endpoints slowly; 0 closes the listener at once)."
+    )
     var shutdownDelay = Duration(ms: 0)
 
     @Option(help: "Log level: debug, info, warn, error.")
@@ -64,7 +73,9 @@ struct ProxyFlags: ParsableArguments {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64") }
         guard maxBody.bytes > 0 else { throw ValidationError("--max-body must be positive") }
         guard maxHeaderBytes.bytes >= 1024 else { throw ValidationError("--max-header-bytes must be at least 1KiB") }
-        guard Log.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+        guard Log.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be debug, info, warn or error")
+        }
         _ = try address(upstream, flag: "--upstream")
     }
 
@@ -118,7 +129,10 @@ struct Run: ParsableCommand {
     @Option(help: "Admin address for /healthz, /readyz and /metrics, HOST:PORT. Off when not given.")
     var admin: String?
 
-    @Option(help: "Flag rules file (JSON, see README). With it, requests are routed to the file's upstreams and --upstream is not used.")
+    @Option(
+        help:
+            "Flag rules file (JSON, see README). With it, requests are routed to the file's upstreams and --upstream is not used."
+    )
     var rules: String?
 
     @Option(help: "Besides inotify, stat the rules file this often (0 turns polling off). SIGHUP forces a reload.")

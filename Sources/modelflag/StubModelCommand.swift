@@ -32,7 +32,10 @@ struct StubModel: ParsableCommand {
     @Option(help: "Pause between SSE events.")
     var streamInterval = Duration(ms: 20)
 
-    @Flag(help: "Honour the X-StandIn-Fault request header (reset, hang, malformed, bare-lf, huge-headers, bad-chunk, close-mid-stream, delay=MS). For tests only.")
+    @Flag(
+        help:
+            "Honour the X-StandIn-Fault request header (reset, hang, malformed, bare-lf, huge-headers, bad-chunk, close-mid-stream, delay=MS). For tests only."
+    )
     var faults = false
 
     func validate() throws {

@@ -31,7 +31,9 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Sendable {
     init(bytes: Int) { self.bytes = bytes }
 
     init?(argument: String) {
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+        let units: [(String, Int)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30),
+        ]
         for (suffix, factor) in units where argument.hasSuffix(suffix) {
             guard let v = Int(argument.dropLast(suffix.count)), v >= 0 else { return nil }
             bytes = v * factor

@@ -21,7 +21,9 @@ import Testing
     }
 
     @Test func everySplitGivesTheSameHead() throws {
-        let text = Array("\r\nPOST /x?y=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n".utf8)
+        let text = Array(
+            "\r\nPOST /x?y=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n"
+                .utf8)
         let whole = try #require(head(of: parseRequest(text)))
         let grown = try #require(head(of: parseRequest(text, incremental: true)))
         #expect(whole.bytes == grown.bytes)
@@ -38,7 +40,8 @@ import Testing
     }
 
     @Test func expectContinue() throws {
-        let a = try #require(head(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")))
+        let a = try #require(
+            head(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")))
         #expect(a.expectContinue)
         #expect(error(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n"))?.status == 417)
     }
@@ -67,7 +70,8 @@ import Testing
     }
 
     @Test func repeatedEqualContentLengthIsOneLength() throws {
-        let h = try #require(head(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n")))
+        let h = try #require(
+            head(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n")))
         #expect(h.framing == .length(5))
     }
 
@@ -83,7 +87,11 @@ import Testing
     }
 
     @Test func twoTransferEncodingFieldsAndHTTP10() {
-        #expect(error(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"))?.status == 400)
+        #expect(
+            error(
+                of: parseRequest(
+                    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"))?
+                .status == 400)
         #expect(error(of: parseRequest("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"))?.status == 400)
     }
 
@@ -107,7 +115,9 @@ import Testing
     @Test func bareLineEndingsAndNul() {
         #expect(error(of: parseRequest("GET / HTTP/1.1\nHost: a\n\n")) == .bareLF)
         #expect(error(of: parseRequest("GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n")) == .bareCR)
-        #expect(error(of: parseRequest(Array("GET / HTTP/1.1\r\nHost: a\r\nX: a".utf8) + [0] + Array("b\r\n\r\n".utf8)))?.status == 400)
+        #expect(
+            error(of: parseRequest(Array("GET / HTTP/1.1\r\nHost: a\r\nX: a".utf8) + [0] + Array("b\r\n\r\n".utf8)))?
+                .status == 400)
         // Bare LF is rejected as soon as it arrives, even before the head is complete.
         var scanner = HeadScanner()
         let partial = Array("GET / HTTP/1.1\n".utf8)
@@ -148,7 +158,9 @@ import Testing
         #expect(error(of: parseRequest(many + "\r\n"))?.status == 431)
         var small = Limits()
         small.maxBody = 10
-        #expect(error(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", limits: small))?.status == 413)
+        #expect(
+            error(of: parseRequest("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", limits: small))?.status
+                == 413)
         // An incomplete request line that is already too long fails without waiting for its end.
         var scanner = HeadScanner()
         let partial = Array(("GET /" + String(repeating: "a", count: 9000)).utf8)

@@ -2,7 +2,9 @@ import HTTP1
 
 /// Scans and parses a request head exactly as a server connection does, byte by byte growing
 /// the buffer when `incremental` is set.
-func parseRequest(_ bytes: [UInt8], limits: Limits = Limits(), incremental: Bool = false) -> Result<RequestHead, HTTPError>? {
+func parseRequest(_ bytes: [UInt8], limits: Limits = Limits(), incremental: Bool = false) -> Result<
+    RequestHead, HTTPError
+>? {
     var scanner = HeadScanner()
     var end = incremental ? 1 : bytes.count
     while true {
@@ -13,7 +15,9 @@ func parseRequest(_ bytes: [UInt8], limits: Limits = Limits(), incremental: Bool
             return .failure(e)
         case .complete(let start, let stop):
             return slice.withUnsafeBytes { p in
-                Result { () throws(HTTPError) in try RequestHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<stop]), limits: limits) }
+                Result { () throws(HTTPError) in
+                    try RequestHead.parse(UnsafeRawBufferPointer(rebasing: p[start..<stop]), limits: limits)
+                }
             }
         case .needMore:
             if end == bytes.count { return nil }
@@ -37,7 +41,9 @@ func head(of result: Result<RequestHead, HTTPError>?) -> RequestHead? {
 }
 
 /// Decodes a chunked body fed in pieces split at `splits`.
-func decodeChunked(_ bytes: [UInt8], splitAt splits: [Int] = [], maxBody: Int = 1 << 20) -> (body: [UInt8], result: ChunkedDecoder.Result) {
+func decodeChunked(_ bytes: [UInt8], splitAt splits: [Int] = [], maxBody: Int = 1 << 20) -> (
+    body: [UInt8], result: ChunkedDecoder.Result
+) {
     var decoder = ChunkedDecoder(maxBody: maxBody)
     var body: [UInt8] = []
     var start = 0

@@ -27,7 +27,9 @@ final class Client {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))  // bounds connect too
         let rc = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if rc != 0 {
             close(fd)
@@ -95,7 +97,8 @@ final class Client {
             if let r = find(Array("\r\n\r\n".utf8)) {
                 headEnd = r
             } else if !fill() {
-                throw HarnessError.io("no response head; got \(String(decoding: buffer, as: UTF8.self).debugDescription)")
+                throw HarnessError.io(
+                    "no response head; got \(String(decoding: buffer, as: UTF8.self).debugDescription)")
             }
         }
         let headText = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
@@ -103,7 +106,9 @@ final class Client {
         var lines = headText.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst()
         let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw HarnessError.io("bad status line \(statusLine)") }
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw HarnessError.io("bad status line \(statusLine)")
+        }
         var headers: [(String, String)] = []
         for l in lines {
             guard let c = l.firstIndex(of: ":") else { continue }

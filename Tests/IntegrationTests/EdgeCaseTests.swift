@@ -35,7 +35,9 @@ import Testing
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         listen(fd, 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -47,7 +49,8 @@ import Testing
         let filler = try Client(port: port, timeout: 1)
         defer { _ = filler }
         let proxy = try Spawned(
-            ["run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(port)", "--connect-timeout", "400ms"], roles: ["proxy"])
+            ["run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(port)", "--connect-timeout", "400ms"],
+            roles: ["proxy"])
         let c = try Client(port: proxy.port("proxy"))
         let r = try c.request(chatRequest())
         #expect(r.status == 504)
@@ -56,13 +59,17 @@ import Testing
 
     /// C34: the upstream idle timeout is between reads, not for the whole stream.
     @Test func streamsOutliveTheIdleTimeoutWhileEventsFlow() throws {
-        let stack = try Stack(modelArgs: ["--stream-events", "6", "--stream-interval", "150ms"], proxyArgs: ["--upstream-idle-timeout", "400ms"])
+        let stack = try Stack(
+            modelArgs: ["--stream-events", "6", "--stream-interval", "150ms"],
+            proxyArgs: ["--upstream-idle-timeout", "400ms"])
         let c = try Client(port: stack.port)
         let r = try c.request(chatRequest(#"{"stream":true,"messages":[]}"#))
         #expect(r.status == 200)
         #expect(r.bodyText.hasSuffix("data: [DONE]\n\n"))
         // A stream whose events stop is aborted at the idle timeout.
-        let slow = try Stack(modelArgs: ["--stream-events", "3", "--stream-interval", "1500ms"], proxyArgs: ["--upstream-idle-timeout", "400ms"])
+        let slow = try Stack(
+            modelArgs: ["--stream-events", "3", "--stream-interval", "1500ms"],
+            proxyArgs: ["--upstream-idle-timeout", "400ms"])
         let c2 = try Client(port: slow.port)
         c2.send(chatRequest(#"{"stream":true,"messages":[]}"#))
         let all = String(decoding: c2.readToEnd(), as: UTF8.self)
@@ -110,7 +117,8 @@ import Testing
         let c = try Client(port: stack.port)
         let r = try c.request("HEAD /nope HTTP/1.1\r\nHost: a\r\n\r\n", headRequest: true)
         #expect(r.status == 404)
-        let r2 = try c.request("HEAD /v1/models HTTP/1.1\r\nHost: a\r\nX-StandIn-Fault: reset\r\n\r\n", headRequest: true)
+        let r2 = try c.request(
+            "HEAD /v1/models HTTP/1.1\r\nHost: a\r\nX-StandIn-Fault: reset\r\n\r\n", headRequest: true)
         #expect(r2.status == 502)
         #expect(try c.request("GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
     }

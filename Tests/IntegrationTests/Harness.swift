@@ -102,7 +102,10 @@ final class Stack: @unchecked Sendable {
     init(modelArgs: [String] = [], proxyArgs: [String] = []) throws {
         model = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--faults"] + modelArgs, roles: ["stand-in"])
         proxy = try Spawned(
-            ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", "127.0.0.1:\(model.port("stand-in"))"]
+            [
+                "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream",
+                "127.0.0.1:\(model.port("stand-in"))",
+            ]
                 + proxyArgs, roles: ["proxy", "admin"])
     }
 

@@ -20,7 +20,10 @@ import Testing
         ("GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 70_000) + "\r\n\r\n", 431),
         ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
         ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n", 413),
-        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" + String(repeating: "c", count: 2048) + "\r\n0\r\n\r\n", 413),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"
+                + String(repeating: "c", count: 2048) + "\r\n0\r\n\r\n", 413
+        ),
     ]
 
     @Test func refusedRequestsAreAnsweredClosedAndNeverForwarded() throws {

@@ -47,7 +47,9 @@ import Testing
         let half = body.count / 2
         var chunked = "POST /v1/chat/completions HTTP/1.1\r\nHost: m\r\nTransfer-Encoding: chunked\r\n\r\n"
         chunked += String(half, radix: 16) + "\r\n" + String(decoding: body[0..<half], as: UTF8.self) + "\r\n"
-        chunked += String(body.count - half, radix: 16) + ";ext=1\r\n" + String(decoding: body[half...], as: UTF8.self) + "\r\n0\r\n\r\n"
+        chunked +=
+            String(body.count - half, radix: 16) + ";ext=1\r\n" + String(decoding: body[half...], as: UTF8.self)
+            + "\r\n0\r\n\r\n"
         let r = try c.request(chunked)
         #expect(r.status == 200)
         // The stand-in derives content from the exact body bytes: identical answer means identical body.
@@ -70,7 +72,9 @@ import Testing
 
         let ce = try Client(port: stack.port)
         let body = Array(chatBody.utf8)
-        ce.send("POST /v1/chat/completions HTTP/1.1\r\nHost: m\r\nExpect: 100-continue\r\nContent-Length: \(body.count)\r\n\r\n")
+        ce.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: m\r\nExpect: 100-continue\r\nContent-Length: \(body.count)\r\n\r\n"
+        )
         #expect(ce.readChunk().hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
         ce.send(body)
         #expect(try ce.readResponse().status == 200)
@@ -81,7 +85,9 @@ import Testing
         let c = try Client(port: stack.port)
         // Connection names a header: it must be stripped; Keep-Alive/TE/Upgrade never pass.
         // The stand-in would fail on an unknown fault value, so a forwarded X-StandIn-Fault shows up as 400.
-        let r = try c.request(chatRequest(extra: "Connection: X-StandIn-Fault\r\nX-StandIn-Fault: reset\r\nUpgrade: h2c\r\nTE: trailers\r\n"))
+        let r = try c.request(
+            chatRequest(
+                extra: "Connection: X-StandIn-Fault\r\nX-StandIn-Fault: reset\r\nUpgrade: h2c\r\nTE: trailers\r\n"))
         #expect(r.status == 200)
         let r2 = try c.request(chatRequest(extra: "X_StandIn_Fault: reset\r\n"))
         #expect(r2.status == 200)

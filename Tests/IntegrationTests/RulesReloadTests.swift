@@ -101,15 +101,19 @@ import Testing
     /// Kubernetes AtomicWriter: `rules.json -> ..data/rules.json`, `..data -> ..TIMESTAMP`; an
     /// update writes a new timestamped dir and renames a `..data_tmp` symlink over `..data`.
     @Test func configMapSymlinkSwapAppliesEveryTime() throws {
-        let stable = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-        let candidate = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
+        let stable = try Spawned(
+            ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
+        let candidate = try Spawned(
+            ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
         let dir = NSTemporaryDirectory() + "modelflag-cm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func rulesText(_ v: String) -> String {
             RulesRoutingTests.Fleet.rules(
                 stable: stable.port("stand-in"), candidate: candidate.port("stand-in"),
-                flags: #"{"chat-model": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"}, "defaultVariant": "stable", "targeting": {"if": [true, "\#(v)"]}}}"#)
+                flags:
+                    #"{"chat-model": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"}, "defaultVariant": "stable", "targeting": {"if": [true, "\#(v)"]}}}"#
+            )
         }
         var generation = 0
         func publish(_ v: String) throws {
@@ -119,11 +123,15 @@ import Testing
             try rulesText(v).write(toFile: "\(dir)/\(ts)/rules.json", atomically: false, encoding: .utf8)
             symlink(ts, "\(dir)/..data_tmp")
             rename("\(dir)/..data_tmp", "\(dir)/..data")
-            if generation > 1 { try? FileManager.default.removeItem(atPath: "\(dir)/..2026_11_25_00_00_\(generation - 1)") }
+            if generation > 1 {
+                try? FileManager.default.removeItem(atPath: "\(dir)/..2026_11_25_00_00_\(generation - 1)")
+            }
         }
         try publish("stable")
         symlink("..data/rules.json", "\(dir)/rules.json")
-        let proxy = try Spawned(["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", "\(dir)/rules.json"], roles: ["proxy", "admin"])
+        let proxy = try Spawned(
+            ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", "\(dir)/rules.json"],
+            roles: ["proxy", "admin"])
         let port = proxy.port("proxy")
         #expect(try variant(port) == "stable")
         for round in 0..<10 {

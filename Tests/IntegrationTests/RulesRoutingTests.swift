@@ -10,13 +10,16 @@ import Testing
         let rulesPath: String
 
         init(flags: String) throws {
-            stable = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-            candidate = try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
+            stable = try Spawned(
+                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
+            candidate = try Spawned(
+                ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
             rulesPath = NSTemporaryDirectory() + "modelflag-rules-\(UUID().uuidString).json"
             try Fleet.rules(stable: stable.port("stand-in"), candidate: candidate.port("stand-in"), flags: flags)
                 .write(toFile: rulesPath, atomically: true, encoding: .utf8)
             proxy = try Spawned(
-                ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", rulesPath], roles: ["proxy", "admin"])
+                ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", rulesPath],
+                roles: ["proxy", "admin"])
         }
 
         static func rules(stable: UInt16, candidate: UInt16, flags: String) -> String {
@@ -59,7 +62,8 @@ import Testing
         """
 
     func ask(_ c: Client, user: String, tier: String = "free", intent: String = "chat") throws -> Response {
-        let body = #"{"model":"chat","user":"\#(user)","metadata":{"tier":"\#(tier)","intent":"\#(intent)"},"messages":[{"role":"user","content":"hi"}]}"#
+        let body =
+            #"{"model":"chat","user":"\#(user)","metadata":{"tier":"\#(tier)","intent":"\#(intent)"},"messages":[{"role":"user","content":"hi"}]}"#
         return try c.request(chatRequest(body, extra: "X-User-Id: \(user)\r\n"))
     }
 
@@ -112,7 +116,9 @@ import Testing
         _ = try c.request("GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
         let admin = try Client(port: fleet.proxy.port("admin"))
         let metrics = try admin.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
-        #expect(metrics.contains("modelflag_flag_evaluations_total{flag=\"chat-model\",variant=\"stable\",reason=\"DISABLED\"} 50"))
+        #expect(
+            metrics.contains(
+                "modelflag_flag_evaluations_total{flag=\"chat-model\",variant=\"stable\",reason=\"DISABLED\"} 50"))
         #expect(metrics.contains("modelflag_unflagged_requests_total 1"))
     }
 
@@ -120,6 +126,8 @@ import Testing
         let path = NSTemporaryDirectory() + "modelflag-bad-\(UUID().uuidString).json"
         try #"{"upstreams": {}, "flags": {}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: HarnessError.self) { _ = try Spawned(["run", "--listen", "127.0.0.1:0", "--rules", path], roles: ["proxy"]) }
+        #expect(throws: HarnessError.self) {
+            _ = try Spawned(["run", "--listen", "127.0.0.1:0", "--rules", path], roles: ["proxy"])
+        }
     }
 }

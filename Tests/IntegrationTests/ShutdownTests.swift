@@ -24,7 +24,8 @@ import Testing
     }
 
     @Test func drainDeadlineAbortsOpenStreams() throws {
-        let stack = try Stack(modelArgs: ["--stream-events", "50", "--stream-interval", "200ms"], proxyArgs: ["--drain-timeout", "500ms"])
+        let stack = try Stack(
+            modelArgs: ["--stream-events", "50", "--stream-interval", "200ms"], proxyArgs: ["--drain-timeout", "500ms"])
         let c = try Client(port: stack.port)
         c.send(chatRequest(#"{"stream":true,"messages":[]}"#))
         _ = c.readChunk()

@@ -9,7 +9,8 @@ import Testing
         let probe = try Spawned(["stub-model", "--listen", "127.0.0.1:0"], roles: ["stand-in"])
         let deadPort = probe.port("stand-in")
         probe.stop()
-        let proxy = try Spawned(["run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(deadPort)"], roles: ["proxy"])
+        let proxy = try Spawned(
+            ["run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(deadPort)"], roles: ["proxy"])
         let c = try Client(port: proxy.port("proxy"))
         let r = try c.request(chatRequest())
         #expect(r.status == 502)

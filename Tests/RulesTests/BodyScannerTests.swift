@@ -2,7 +2,8 @@ import Rules
 import Testing
 
 @Suite struct BodyScannerTests {
-    let chat = Array("""
+    let chat = Array(
+        """
         {"model": "chat", "user": "u-42", "metadata": {"tier": "enterprise", "n": 3, "tags": ["a", "b"]},
          "stream": true, "response_format": {"type": "json_object"},
          "messages": [
@@ -15,7 +16,11 @@ import Testing
         """.utf8)
 
     @Test func extractsPathsAndFacts() {
-        let scanner = BodyScanner(paths: [["user"], ["metadata", "tier"], ["metadata", "n"], ["metadata", "tags"], ["messages", "1", "content"], ["absent"]], facts: true)
+        let scanner = BodyScanner(
+            paths: [
+                ["user"], ["metadata", "tier"], ["metadata", "n"], ["metadata", "tags"], ["messages", "1", "content"],
+                ["absent"],
+            ], facts: true)
         let f = scanner.scan(chat, limit: 1 << 20)
         #expect(f.parsed)
         #expect(f.values[0] == .string("u-42"))

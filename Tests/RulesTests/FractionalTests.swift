@@ -57,7 +57,9 @@ import Testing
     @Test(arguments: [("jon@company.com", "heads"), ("jane@company.com", "tails")])
     func shorthand(_ key: String, _ expected: String) throws {
         let set = try rules(file(flags: Self.cards))
-        #expect(variantName(set, "fractional-flag-shorthand", DictContext(values: [.targetingKey: .string(key)])) == expected)
+        #expect(
+            variantName(set, "fractional-flag-shorthand", DictContext(values: [.targetingKey: .string(key)]))
+                == expected)
     }
 
     @Test(arguments: [("seven", "hearts"), ("eight", "diamonds"), ("nine", "clubs"), ("two", "spades")])
@@ -67,10 +69,14 @@ import Testing
         #expect(variantName(set, "fractional-flag-A-shared-seed", ctx) == expected)
     }
 
-    @Test(arguments: [("ejOoVL", "lower"), ("bY9fO-", "lower"), ("SI7p-", "lower"), ("6LvT0", "upper"), ("ceQdGm", "upper")])
+    @Test(arguments: [
+        ("ejOoVL", "lower"), ("bY9fO-", "lower"), ("SI7p-", "lower"), ("6LvT0", "upper"), ("ceQdGm", "upper"),
+    ])
     func hashEdges(_ key: String, _ expected: String) throws {
         let set = try rules(file(flags: Self.cards))
-        #expect(variantName(set, "fractional-hash-edge-flag", DictContext(values: [.targetingKey: .string(key)])) == expected)
+        #expect(
+            variantName(set, "fractional-hash-edge-flag", DictContext(values: [.targetingKey: .string(key)]))
+                == expected)
     }
 
     @Test func noTargetingKeyFallsBackToTheDefaultVariant() throws {
@@ -89,7 +95,9 @@ import Testing
         let set = try rules(file(flags: Self.split(10)))
         var candidate = 0
         for i in 0..<100_000 {
-            if variantName(set, "chat", DictContext(values: [.targetingKey: .string("user-\(i)")])) == "candidate" { candidate += 1 }
+            if variantName(set, "chat", DictContext(values: [.targetingKey: .string("user-\(i)")])) == "candidate" {
+                candidate += 1
+            }
         }
         let share = Double(candidate) / 1000.0
         #expect(abs(share - 10.0) <= 0.5, "candidate share \(share) %")
@@ -113,7 +121,10 @@ import Testing
     }
 
     @Test func flagsAreIndependent() throws {
-        let set = try rules(file(flags: "{" + Self.split(50, flag: "a").dropFirst().dropLast() + "," + Self.split(50, flag: "b").dropFirst()))
+        let set = try rules(
+            file(
+                flags: "{" + Self.split(50, flag: "a").dropFirst().dropLast() + ","
+                    + Self.split(50, flag: "b").dropFirst()))
         var same = 0
         for i in 0..<10_000 {
             let ctx = DictContext(values: [.targetingKey: .string("u\(i)")])

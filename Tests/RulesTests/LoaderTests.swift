@@ -28,12 +28,30 @@ import Testing
         ("", "empty"), ("   \n", "empty"), ("{\"upstreams\": ", "invalid JSON"), ("[]", "JSON object"),
         ("{\"upstreams\": {}, \"flags\": {}}", "at least one upstream"),
         (#"{"upstreams": {"a": {"address": "x", "modelVersion": "1"}}, "flags": {}}"#, "HOST:PORT"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {}, "extra": 1}"#, "unknown key 'extra'"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ON", "variants": {"a": "a"}, "defaultVariant": "a"}}}"#, "state must be"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"$ref": "nope"}}}}"#, "unknown evaluator"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"bogus": [1]}}}}"#, "unknown operator"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "$evaluators": {"x": {"$ref": "x"}}, "flags": {}}"#, "cycle"),
-        (#"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"fractional": [["a", -1]]}}}}"#, "whole numbers"),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {}, "extra": 1}"#,
+            "unknown key 'extra'"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ON", "variants": {"a": "a"}, "defaultVariant": "a"}}}"#,
+            "state must be"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"$ref": "nope"}}}}"#,
+            "unknown evaluator"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"bogus": [1]}}}}"#,
+            "unknown operator"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "$evaluators": {"x": {"$ref": "x"}}, "flags": {}}"#,
+            "cycle"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"fractional": [["a", -1]]}}}}"#,
+            "whole numbers"
+        ),
     ])
     func refusedFiles(_ text: String, _ expected: String) {
         let errors = loadErrors(text)

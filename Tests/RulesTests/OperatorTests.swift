@@ -13,22 +13,54 @@ import Testing
 
     @Test func comparisons() throws {
         let tier: ContextKey = .body(["metadata", "tier"])
-        #expect(try eval(#"{"if": [{"==": [{"var": "body.metadata.tier"}, "enterprise"]}, "yes", "no"]}"#, [tier: .string("enterprise")]) == "yes")
-        #expect(try eval(#"{"if": [{"!=": [{"var": "body.metadata.tier"}, "enterprise"]}, "yes", "no"]}"#, [tier: .string("free")]) == "yes")
-        #expect(try eval(#"{"if": [{"==": [{"var": "request.messageCount"}, "3"]}, "yes", "no"]}"#, [.fact(.messageCount): .number(3)]) == "yes")
-        #expect(try eval(#"{"if": [{"===": [{"var": "request.messageCount"}, "3"]}, "yes", "no"]}"#, [.fact(.messageCount): .number(3)]) == "no")
-        #expect(try eval(#"{"if": [{">": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#, [.fact(.promptTokens): .number(1500)]) == "yes")
-        #expect(try eval(#"{"if": [{">=": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#, [.fact(.promptTokens): .number(999)]) == "no")
-        #expect(try eval(#"{"if": [{"<": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#, [.fact(.promptTokens): .number(999)]) == "yes")
-        #expect(try eval(#"{"if": [{"<=": [1, {"var": "request.messageCount"}, 4]}, "yes", "no"]}"#, [.fact(.messageCount): .number(4)]) == "yes")
-        #expect(try eval(#"{"if": [{"<": [1, {"var": "request.messageCount"}, 4]}, "yes", "no"]}"#, [.fact(.messageCount): .number(4)]) == "no")
+        #expect(
+            try eval(
+                #"{"if": [{"==": [{"var": "body.metadata.tier"}, "enterprise"]}, "yes", "no"]}"#,
+                [tier: .string("enterprise")]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"!=": [{"var": "body.metadata.tier"}, "enterprise"]}, "yes", "no"]}"#,
+                [tier: .string("free")]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"==": [{"var": "request.messageCount"}, "3"]}, "yes", "no"]}"#,
+                [.fact(.messageCount): .number(3)]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"===": [{"var": "request.messageCount"}, "3"]}, "yes", "no"]}"#,
+                [.fact(.messageCount): .number(3)]) == "no")
+        #expect(
+            try eval(
+                #"{"if": [{">": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#,
+                [.fact(.promptTokens): .number(1500)]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{">=": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#,
+                [.fact(.promptTokens): .number(999)]) == "no")
+        #expect(
+            try eval(
+                #"{"if": [{"<": [{"var": "request.promptTokens"}, 1000]}, "yes", "no"]}"#,
+                [.fact(.promptTokens): .number(999)]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"<=": [1, {"var": "request.messageCount"}, 4]}, "yes", "no"]}"#,
+                [.fact(.messageCount): .number(4)]) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"<": [1, {"var": "request.messageCount"}, 4]}, "yes", "no"]}"#,
+                [.fact(.messageCount): .number(4)]) == "no")
     }
 
     @Test func logic() throws {
         let t: [ContextKey: Value] = [.fact(.hasTools): .bool(true), .fact(.stream): .bool(false)]
-        #expect(try eval(#"{"if": [{"and": [{"var": "request.hasTools"}, {"!": {"var": "request.stream"}}]}, "yes", "no"]}"#, t) == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"and": [{"var": "request.hasTools"}, {"!": {"var": "request.stream"}}]}, "yes", "no"]}"#, t)
+                == "yes")
         #expect(try eval(#"{"if": [{"or": [{"var": "request.stream"}, false]}, "yes", "no"]}"#, t) == "no")
-        #expect(try eval(#"{"if": [{"!!": {"var": "headers.x-beta"}}, "yes", "no"]}"#, [.header("x-beta"): .string("1")]) == "yes")
+        #expect(
+            try eval(#"{"if": [{"!!": {"var": "headers.x-beta"}}, "yes", "no"]}"#, [.header("x-beta"): .string("1")])
+                == "yes")
         #expect(try eval(#"{"if": [{"!!": {"var": "headers.x-beta"}}, "yes", "no"]}"#) == "no")
         // if with several conditions, and else-less if giving null → default variant.
         #expect(try eval(#"{"if": [false, "yes", true, "no"]}"#) == "no")
@@ -37,17 +69,32 @@ import Testing
 
     @Test func stringsAndMembership() throws {
         let user: ContextKey = .body(["user"])
-        #expect(try eval(#"{"if": [{"in": ["@acme.com", {"var": "body.user"}]}, "yes", "no"]}"#, [user: .string("bob@acme.com")]) == "yes")
-        #expect(try eval(#"{"if": [{"in": [{"var": "body.user"}, ["a", "b"]]}, "yes", "no"]}"#, [user: .string("b")]) == "yes")
-        #expect(try eval(#"{"if": [{"starts_with": [{"var": "body.user"}, "abc"]}, "yes", "no"]}"#, [user: .string("abcdef")]) == "yes")
-        #expect(try eval(#"{"if": [{"ends_with": [{"var": "body.user"}, "xyz"]}, "yes", "no"]}"#, [user: .string("uvwxyz")]) == "yes")
-        #expect(try eval(#"{"if": [{"ends_with": [{"var": "body.user"}, "xyz"]}, "yes", "no"]}"#, [user: .number(3)]) == "no")
+        #expect(
+            try eval(
+                #"{"if": [{"in": ["@acme.com", {"var": "body.user"}]}, "yes", "no"]}"#, [user: .string("bob@acme.com")])
+                == "yes")
+        #expect(
+            try eval(#"{"if": [{"in": [{"var": "body.user"}, ["a", "b"]]}, "yes", "no"]}"#, [user: .string("b")])
+                == "yes")
+        #expect(
+            try eval(
+                #"{"if": [{"starts_with": [{"var": "body.user"}, "abc"]}, "yes", "no"]}"#, [user: .string("abcdef")])
+                == "yes")
+        #expect(
+            try eval(#"{"if": [{"ends_with": [{"var": "body.user"}, "xyz"]}, "yes", "no"]}"#, [user: .string("uvwxyz")])
+                == "yes")
+        #expect(
+            try eval(#"{"if": [{"ends_with": [{"var": "body.user"}, "xyz"]}, "yes", "no"]}"#, [user: .number(3)])
+                == "no")
         #expect(try eval(#"{"if": [{"==": [{"cat": ["a", 1, "b"]}, "a1b"]}, "yes", "no"]}"#) == "yes")
-        #expect(try eval(#"{"if": [{"==": [{"var": ["body.missing", "fallback"]}, "fallback"]}, "yes", "no"]}"#) == "yes")
+        #expect(
+            try eval(#"{"if": [{"==": [{"var": ["body.missing", "fallback"]}, "fallback"]}, "yes", "no"]}"#) == "yes")
     }
 
     /// flagd-testbed `@semver` examples.
-    @Test(arguments: [("2.0.0", "equal"), ("2.1.0", "greater"), ("1.9.0", "lesser"), ("2.0.0-alpha", "lesser"), ("2.0.0.0", "none")])
+    @Test(arguments: [
+        ("2.0.0", "equal"), ("2.1.0", "greater"), ("1.9.0", "lesser"), ("2.0.0-alpha", "lesser"), ("2.0.0.0", "none"),
+    ])
     func semver(_ version: String, _ expected: String) throws {
         let flags = """
             {"f": {"state": "ENABLED", "variants": {"equal": "stable", "greater": "stable", "lesser": "stable", "none": "stable"},
@@ -65,10 +112,17 @@ import Testing
     }
 
     @Test func segmentsByReference() throws {
-        let evaluators = #"{"enterprise": {"==": [{"var": "body.metadata.tier"}, "enterprise"]}, "big": {"and": [{"$ref": "enterprise"}, {">": [{"var": "request.promptTokens"}, 100]}]}}"#
+        let evaluators =
+            #"{"enterprise": {"==": [{"var": "body.metadata.tier"}, "enterprise"]}, "big": {"and": [{"$ref": "enterprise"}, {">": [{"var": "request.promptTokens"}, 100]}]}}"#
         let t = #"{"if": [{"$ref": "big"}, "yes", "no"]}"#
-        #expect(try eval(t, [.body(["metadata", "tier"]): .string("enterprise"), .fact(.promptTokens): .number(500)], evaluators: evaluators) == "yes")
-        #expect(try eval(t, [.body(["metadata", "tier"]): .string("enterprise"), .fact(.promptTokens): .number(5)], evaluators: evaluators) == "no")
+        #expect(
+            try eval(
+                t, [.body(["metadata", "tier"]): .string("enterprise"), .fact(.promptTokens): .number(500)],
+                evaluators: evaluators) == "yes")
+        #expect(
+            try eval(
+                t, [.body(["metadata", "tier"]): .string("enterprise"), .fact(.promptTokens): .number(5)],
+                evaluators: evaluators) == "no")
     }
 
     @Test func killSwitchAndUnknownVariant() throws {
