@@ -40,7 +40,7 @@ public struct BodyScanner: Sendable {
 
     public init(paths: [[String]], facts: Bool) {
         wanted = paths.map { $0.map { WantedPart(key: Array($0.utf8), index: Int($0)) } }
-        wantedDepth = paths.map(\.count).max() ?? 0
+        wantedDepth = min(paths.map(\.count).max() ?? 0, Walker.PathStack.stored)
         self.facts = facts
     }
 
@@ -92,12 +92,37 @@ struct Walker {
     let facts: Bool
     var out: BodyFacts
     var i = 0
-    /// The current path: key ranges in the body, or array indices.
-    var path: [PathPart] = []
+    /// The current path: key ranges in the body, or array indices. A fixed stack (no allocation,
+    /// no uniqueness checks): only paths up to the longest wanted one are ever compared, deeper
+    /// levels just count depth.
+    var path = PathStack()
 
     enum PathPart {
         case key(Range<Int>)
         case index(Int)
+    }
+
+    struct PathStack {
+        private var parts: (PathPart, PathPart, PathPart, PathPart, PathPart, PathPart, PathPart, PathPart) = (
+            .index(0), .index(0), .index(0), .index(0), .index(0), .index(0), .index(0), .index(0)
+        )
+        private(set) var count = 0
+        static let stored = 8
+
+        var isEmpty: Bool { count == 0 }
+
+        mutating func append(_ p: PathPart) {
+            if count < PathStack.stored {
+                withUnsafeMutableBytes(of: &parts) { $0.baseAddress!.assumingMemoryBound(to: PathPart.self)[count] = p }
+            }
+            count += 1
+        }
+
+        mutating func removeLast() { count -= 1 }
+
+        subscript(i: Int) -> PathPart {
+            withUnsafeBytes(of: parts) { $0.baseAddress!.assumingMemoryBound(to: PathPart.self)[i] }
+        }
     }
 
     init(
@@ -110,7 +135,6 @@ struct Walker {
         self.wantedDepth = wantedDepth
         self.facts = facts
         self.out = out
-        path.reserveCapacity(8)
     }
 
     mutating func skipWS() {
@@ -120,8 +144,8 @@ struct Walker {
     /// Whether the current path's components all match the first ones of `w`.
     @inline(__always)
     mutating func prefixMatches(_ w: [WantedPart]) -> Bool {
-        for (k, part) in path.enumerated() {
-            switch part {
+        for k in 0..<path.count {
+            switch path[k] {
             case .key(let r):
                 guard equal(r, w[k].key) else { return false }
             case .index(let n):

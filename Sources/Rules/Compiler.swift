@@ -92,7 +92,13 @@ struct Compiler {
                 )
                 return .literal(.null)
             }
-            if case .body(let p) = key { bodyPaths.insert(p) }
+            if case .body(let p) = key {
+                guard p.count <= 8 else {
+                    fail(node, path, "body paths are at most 8 levels deep ('\(name)')")
+                    return .literal(.null)
+                }
+                bodyPaths.insert(p)
+            }
             if case .fact = key { usesFacts = true }
             return .variable(key, fallback: args.count > 1 ? sub(1) : nil)
         case "if", "?:":
