@@ -299,7 +299,7 @@ struct Validator {
         }
         if s.hasPrefix("body:") {
             let parts = s.dropFirst(5).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            return parts.isEmpty || parts.contains(where: \.isEmpty) ? nil : .body(parts)
+            return parts.isEmpty || parts.count > 8 || parts.contains(where: \.isEmpty) ? nil : .body(parts)
         }
         return nil
     }
