@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "HTTP1", swiftSettings: hotPath),
         /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
         .target(name: "Rules", swiftSettings: hotPath),
+        /// Output records: append-only JSON Lines files written by one thread, rotation, repair.
+        .target(name: "Records", swiftSettings: hotPath),
         /// The downstream side: accepted connections, request reading, limits, response writing.
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
@@ -63,6 +65,7 @@ let package = Package(
         .executableTarget(name: "RulesBench", dependencies: ["Proxy", "Rules"], swiftSettings: strict),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
+        .testTarget(name: "RecordsTests", dependencies: ["Records"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", swiftSettings: strict),
     ]

@@ -1,0 +1,26 @@
+/// Where and how output records are written (issue 5: version-tagged output records).
+public struct RecordConfig: Sendable {
+    public enum Fsync: Sendable, Equatable {
+        /// fsync at most every N milliseconds while records are written (default 1 s).
+        case interval(UInt64)
+        /// fsync after every batch the writer takes from the queue.
+        case always
+        /// never fsync (the kernel flushes); still fsync on rotation and close.
+        case never
+    }
+
+    /// Directory of the active file and the rotated ones.
+    public var directory: String
+    /// Active file name; rotated files are `<stem>-<UTC>-<seq>.jsonl`, outside a `records.jsonl` glob.
+    public var activeName = "records.jsonl"
+    /// Rotate when the active file would grow past this many bytes.
+    public var maxFileBytes = 64 << 20
+    public var fsync = Fsync.interval(1_000)
+    /// Records waiting for the writer thread; beyond it new records are dropped and counted.
+    public var queueCapacity = 65_536
+
+    public init(directory: String) { self.directory = directory }
+
+    public var activePath: String { directory + "/" + activeName }
+    var stem: String { activeName.hasSuffix(".jsonl") ? String(activeName.dropLast(6)) : activeName }
+}

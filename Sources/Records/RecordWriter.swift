@@ -1,0 +1,273 @@
+import Glibc
+import Synchronization
+
+/// Counters of the writer, read by metrics and tests from any thread.
+public final class RecordStats: Sendable {
+    let writtenAtomic = Atomic<Int>(0)
+    let droppedQueueFullAtomic = Atomic<Int>(0)
+    let droppedIOAtomic = Atomic<Int>(0)
+    let rotationsAtomic = Atomic<Int>(0)
+    let tornBytesAtomic = Atomic<Int>(0)
+
+    public var written: Int { writtenAtomic.load(ordering: .relaxed) }
+    /// Records refused because the queue was full (the disk or the writer could not keep up).
+    public var droppedQueueFull: Int { droppedQueueFullAtomic.load(ordering: .relaxed) }
+    /// Records lost to write errors (ENOSPC, EIO): never half-written.
+    public var droppedIO: Int { droppedIOAtomic.load(ordering: .relaxed) }
+    public var rotations: Int { rotationsAtomic.load(ordering: .relaxed) }
+    /// Bytes of a torn last line moved aside at start.
+    public var tornBytes: Int { tornBytesAtomic.load(ordering: .relaxed) }
+}
+
+/// Appends JSON Lines records to local files that a log collector tails.
+///
+/// Follows the collectors' contract (Vector, Fluent Bit): one record is one line written with one
+/// `write(2)` on an `O_APPEND` descriptor, by one writer thread; the request path only enqueues
+/// (bounded, never blocks: a full queue drops and counts). A write error (ENOSPC, EIO) drops that
+/// record and truncates any partial bytes away, so no partial line is ever left; writing resumes
+/// by itself when the disk recovers. Rotation renames the active file (never copy-and-truncate)
+/// and creates a new one whose first line is a unique file header. A torn last line from a crash
+/// is repaired before the first append. Each record gets a per-file sequence number as its first
+/// field (`{"seq":N,...`).
+public final class RecordWriter: @unchecked Sendable {
+    public let config: RecordConfig
+    public let stats = RecordStats()
+    /// Test hook: returns an errno to fail the next write with (e.g. ENOSPC), or nil.
+    let faultInjector: (@Sendable () -> Int32?)?
+
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var queue: [[UInt8]] = []
+    private var closing = false
+    private var thread = pthread_t()
+    // Writer-thread state.
+    private var fd: Int32 = -1
+    private var fileSize = 0
+    private var seq = 0
+    private var rotationCounter = 0
+    private var dirty = false
+    private var lastFsyncNs: UInt64 = 0
+    private var lastErrorLogNs: UInt64 = 0
+    private var scratch: [UInt8] = []
+
+    public enum OpenError: Error, CustomStringConvertible {
+        case cannotOpen(String, Int32)
+        public var description: String {
+            switch self {
+            case .cannotOpen(let p, let e): return "cannot open \(p) for appending (errno \(e))"
+            }
+        }
+    }
+
+    public init(config: RecordConfig, faultInjector: (@Sendable () -> Int32?)? = nil) throws {
+        self.config = config
+        self.faultInjector = faultInjector
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+        stats.tornBytesAtomic.store(RecordFile.repair(config.activePath), ordering: .relaxed)
+        fd = RecordFile.openAppend(config.activePath)
+        guard fd >= 0 else { throw OpenError.cannotOpen(config.activePath, errno) }
+        fileSize = RecordFile.size(fd)
+        seq = fileSize == 0 ? 0 : RecordWriter.lastSeq(config.activePath)
+        if fileSize == 0 { writeHeader() }
+        scratch.reserveCapacity(4096)
+        let me = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(
+            &thread, nil,
+            { arg in
+                let writer = Unmanaged<RecordWriter>.fromOpaque(arg!).takeRetainedValue()
+                writer.run()
+                return nil
+            }, me)
+    }
+
+    /// Enqueues one record: a JSON object (starting with `{`), without a trailing newline.
+    /// Never blocks; false when the queue is full (the record is dropped and counted).
+    @discardableResult
+    public func submit(_ record: [UInt8]) -> Bool {
+        pthread_mutex_lock(&mutex)
+        if queue.count >= config.queueCapacity || closing {
+            pthread_mutex_unlock(&mutex)
+            stats.droppedQueueFullAtomic.add(1, ordering: .relaxed)
+            return false
+        }
+        queue.append(record)
+        pthread_cond_signal(&cond)
+        pthread_mutex_unlock(&mutex)
+        return true
+    }
+
+    /// Writes everything queued, fsyncs, closes the file and stops the thread.
+    public func close() {
+        pthread_mutex_lock(&mutex)
+        let already = closing
+        closing = true
+        pthread_cond_signal(&cond)
+        pthread_mutex_unlock(&mutex)
+        if !already { pthread_join(thread, nil) }
+    }
+
+    // MARK: Writer thread
+
+    private func run() {
+        var batch: [[UInt8]] = []
+        while true {
+            var timedOut = false
+            pthread_mutex_lock(&mutex)
+            while queue.isEmpty && !closing {
+                if dirty, case .interval(let ms) = config.fsync {
+                    var ts = timespec()
+                    clock_gettime(CLOCK_REALTIME, &ts)
+                    let ns = Int(ts.tv_nsec) + Int(ms % 1000) * 1_000_000
+                    ts.tv_sec += Int(ms / 1000) + ns / 1_000_000_000
+                    ts.tv_nsec = ns % 1_000_000_000
+                    if pthread_cond_timedwait(&cond, &mutex, &ts) == ETIMEDOUT {
+                        timedOut = true
+                        break
+                    }
+                } else {
+                    pthread_cond_wait(&cond, &mutex)
+                }
+            }
+            swap(&batch, &queue)
+            let stop = closing && batch.isEmpty
+            pthread_mutex_unlock(&mutex)
+            for record in batch { write(record) }
+            batch.removeAll(keepingCapacity: true)
+            // An idle interval passed with unsynced records: fsync now.
+            syncIfDue(force: stop || timedOut)
+            if stop {
+                Glibc.close(fd)
+                fd = -1
+                return
+            }
+        }
+    }
+
+    private func syncIfDue(force: Bool) {
+        guard dirty else { return }
+        let now = monotonicNs()
+        switch config.fsync {
+        case .always: break
+        case .never: if !force { return }
+        case .interval(let ms): if !force && now - lastFsyncNs < ms * 1_000_000 { return }
+        }
+        fsync(fd)
+        dirty = false
+        lastFsyncNs = now
+    }
+
+    private func write(_ record: [UInt8]) {
+        guard record.first == UInt8(ascii: "{") else {
+            stats.droppedIOAtomic.add(1, ordering: .relaxed)
+            return
+        }
+        // Rotate first, so the record's sequence number belongs to the file it lands in
+        // (`{"seq":N,` adds at most 30 bytes to the record).
+        if fileSize > 0 && fileSize + record.count + 30 > config.maxFileBytes { rotate() }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: "{\"seq\":".utf8)
+        scratch.append(contentsOf: String(seq + 1).utf8)
+        if record.count > 2 { scratch.append(UInt8(ascii: ",")) }
+        scratch.append(contentsOf: record.dropFirst())
+        scratch.append(0x0A)
+        if appendLine(scratch) {
+            seq += 1
+            stats.writtenAtomic.add(1, ordering: .relaxed)
+        } else {
+            stats.droppedIOAtomic.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// One `write(2)`; on any failure or short write the file is cut back to where it was.
+    private func appendLine(_ line: [UInt8]) -> Bool {
+        if let injected = faultInjector?() {
+            reportError(injected)
+            return false
+        }
+        let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n == line.count {
+            fileSize += n
+            dirty = true
+            return true
+        }
+        let err = n < 0 ? errno : ENOSPC
+        if n > 0 { ftruncate(fd, off_t(fileSize)) }  // no partial line left behind
+        reportError(err)
+        return false
+    }
+
+    private func reportError(_ err: Int32) {
+        let now = monotonicNs()
+        guard now - lastErrorLogNs > 10_000_000_000 || lastErrorLogNs == 0 else { return }
+        lastErrorLogNs = now
+        var msg = Array("{\"level\":\"error\",\"event\":\"records_write_failed\",\"errno\":\(err),\"path\":".utf8)
+        msg.append(
+            contentsOf:
+                "\"\(config.activePath)\",\"note\":\"records are dropped and counted; writing resumes when the disk recovers\"}\n"
+                .utf8)
+        _ = msg.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    private func rotate() {
+        fsync(fd)
+        Glibc.close(fd)
+        rotationCounter += 1
+        let rotated =
+            config.directory + "/" + config.stem + "-" + RecordFile.utcStamp() + "-" + String(rotationCounter)
+            + ".jsonl"
+        rename(config.activePath, rotated)
+        fd = RecordFile.openAppend(config.activePath)
+        fileSize = RecordFile.size(fd)
+        seq = 0
+        stats.rotationsAtomic.add(1, ordering: .relaxed)
+        writeHeader()
+    }
+
+    /// The first line of every file: unique (collectors fingerprint the first line).
+    private func writeHeader() {
+        var id = ""
+        for _ in 0..<4 { id += String(UInt32.random(in: 0...UInt32.max), radix: 16) }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let line = Array(
+            "{\"seq\":0,\"type\":\"file_header\",\"schema\":\"modelflag.records/v1\",\"file_id\":\"\(id)\",\"created_unix_ns\":\(Int(ts.tv_sec) * 1_000_000_000 + Int(ts.tv_nsec))}\n"
+                .utf8)
+        if appendLine(line) { dirty = true }
+    }
+
+    /// The `seq` of the last line of an existing file (so numbering continues after a restart).
+    static func lastSeq(_ path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { Glibc.close(fd) }
+        let size = RecordFile.size(fd)
+        let start = max(0, size - 65_536)
+        var buf = [UInt8](repeating: 0, count: size - start)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        guard n > 1 else { return 0 }
+        let body = buf[0..<(n - 1)]  // drop the final newline
+        let lineStart = (body.lastIndex(of: 0x0A) ?? -1) + 1
+        let prefix = Array("{\"seq\":".utf8)
+        guard body.count - lineStart > prefix.count, Array(body[lineStart..<(lineStart + prefix.count)]) == prefix
+        else { return 0 }
+        var v = 0
+        var i = lineStart + prefix.count
+        while i < body.endIndex, body[i] >= 0x30, body[i] <= 0x39 {
+            v = v * 10 + Int(body[i] - 0x30)
+            i += 1
+        }
+        return v
+    }
+
+    private func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+}

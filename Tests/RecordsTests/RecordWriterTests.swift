@@ -1,0 +1,124 @@
+import Foundation
+import Records
+import Synchronization
+import Testing
+
+/// Reliability cases E42–E48 at the writer level, with real files.
+@Suite struct RecordWriterTests {
+    func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "modelflag-records-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
+    }
+
+    func record(_ i: Int) -> [UInt8] { Array(#"{"request_id":"r\#(i)","role":"served"}"#.utf8) }
+
+    @Test func everyRecordIsOneParsableLineWithASequence() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w = try RecordWriter(config: RecordConfig(directory: dir))
+        for i in 0..<1000 { #expect(w.submit(record(i))) }
+        w.close()
+        let all = try lines(dir + "/records.jsonl")
+        #expect(all.last == "")  // ends with a newline
+        let records = all.dropLast()
+        #expect(records.count == 1001)  // header + 1000
+        #expect(records.first!.contains("\"type\":\"file_header\""))
+        for (i, line) in records.enumerated() {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            #expect(obj["seq"] as? Int == i)
+        }
+        #expect(w.stats.written == 1000)
+    }
+
+    @Test func rotationByRenameLosesAndDuplicatesNothing() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = RecordConfig(directory: dir)
+        config.maxFileBytes = 4096
+        let w = try RecordWriter(config: config)
+        for i in 0..<2000 { w.submit(record(i)) }
+        w.close()
+        #expect(w.stats.rotations > 5)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".jsonl") }
+        #expect(files.contains("records.jsonl"))
+        #expect(files.filter { $0.hasPrefix("records-") }.count == w.stats.rotations)
+        var ids = Set<String>()
+        var headers = Set<String>()
+        for f in files {
+            let records = try lines(dir + "/" + f).dropLast()
+            headers.insert(records.first!)
+            var expectSeq = 0
+            for line in records {
+                let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                #expect(obj["seq"] as? Int == expectSeq)
+                expectSeq += 1
+                if let id = obj["request_id"] as? String { #expect(ids.insert(id).inserted, "duplicate \(id)") }
+            }
+        }
+        #expect(ids.count == 2000)
+        #expect(headers.count == files.count)  // every first line is unique
+    }
+
+    @Test func tornLastLineIsRepairedAndNumberingContinues() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w1 = try RecordWriter(config: RecordConfig(directory: dir))
+        for i in 0..<10 { w1.submit(record(i)) }
+        w1.close()
+        // A crash mid-write leaves a fragment without its newline.
+        let handle = FileHandle(forWritingAtPath: dir + "/records.jsonl")!
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"seq":11,"request_id":"cut"#.utf8))
+        handle.closeFile()
+        let w2 = try RecordWriter(config: RecordConfig(directory: dir))
+        #expect(w2.stats.tornBytes > 0)
+        w2.submit(record(99))
+        w2.close()
+        let records = try lines(dir + "/records.jsonl").dropLast()
+        for line in records { _ = try JSONSerialization.jsonObject(with: Data(line.utf8)) }
+        #expect(records.last!.hasPrefix("{\"seq\":11,"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".torn-") })
+    }
+
+    @Test func writeErrorsDropRecordsWithoutPartialLinesAndWritingResumes() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let failing = Atomic<Bool>(false)
+        let w = try RecordWriter(config: RecordConfig(directory: dir)) {
+            failing.load(ordering: .relaxed) ? ENOSPC : nil
+        }
+        for i in 0..<5 { w.submit(record(i)) }
+        usleep(100_000)
+        failing.store(true, ordering: .relaxed)
+        for i in 5..<10 { w.submit(record(i)) }
+        usleep(100_000)
+        failing.store(false, ordering: .relaxed)
+        for i in 10..<15 { w.submit(record(i)) }
+        w.close()
+        #expect(w.stats.droppedIO == 5)
+        #expect(w.stats.written == 10)
+        let records = try lines(dir + "/records.jsonl").dropLast()
+        #expect(records.count == 11)
+        for line in records { _ = try JSONSerialization.jsonObject(with: Data(line.utf8)) }
+    }
+
+    @Test func aFullQueueDropsAndCountsInsteadOfBlocking() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = RecordConfig(directory: dir)
+        config.queueCapacity = 10
+        let w = try RecordWriter(config: config)
+        var accepted = 0
+        for i in 0..<10_000 where w.submit(record(i)) { accepted += 1 }
+        w.close()
+        #expect(w.stats.droppedQueueFull == 10_000 - accepted)
+        #expect(w.stats.written == accepted)
+        #expect(accepted < 10_000)
+    }
+}
