@@ -1,5 +1,6 @@
 import HTTP1
 import HTTPServer
+import Records
 import Rules
 import UVCore
 
@@ -20,15 +21,37 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     let metrics: Metrics
     /// The current exchange's routing (its rules stay alive with it).
     private var route: Route?
+    /// Output records, when `--records-dir` is set.
+    let records: RecordWriter?
+    private var notes = ExchangeNotes()
+    private var encoder = RecordEncoder()
+    private var recorded = true
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
 
-    init(conn: ServerConnection, router: Router, metrics: Metrics) {
+    init(conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?) {
         self.conn = conn
         self.router = router
         self.metrics = metrics
+        self.records = records
     }
+
+    /// Writes the exchange's output record (once).
+    private func record(_ outcome: Outcome) {
+        guard !recorded else { return }
+        recorded = true
+        guard let records, let request = conn.request ?? lastRequest else { return }
+        let line = encoder.served(
+            requestId: conn.requestId, method: request.bytes[request.method], path: Router.pathOf(request),
+            route: route,
+            upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
+            bytesIn: conn.body.count, endNs: Loop.hrtime())
+        records.submit(line)
+    }
+
+    /// The request of the exchange being recorded (the connection may have moved on).
+    private var lastRequest: RequestHead?
 
     /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
     private var upstreamBody: OutgoingBody { OutgoingBody(bytes: conn.body, splice: route?.splice) }
@@ -38,6 +61,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     public func requestReady(_ conn: ServerConnection) {
         guard let request = conn.request else { return }
         route = router.route(request, body: conn.body)
+        notes = ExchangeNotes()
+        notes.startNs = Loop.hrtime()
+        recorded = records == nil
+        lastRequest = records == nil ? nil : request
         buildUpstreamHead(request)
         retried = false
         dispatch(fresh: false)
@@ -52,6 +79,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             upstream = nil
             u.abandon()
             metrics.clientCancelled.add()
+            record(.clientCancelled)
         }
     }
 
@@ -113,6 +141,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     // MARK: UpstreamExchange
 
     public func upstreamHead(_ head: ResponseHead, framing: BodyFraming) {
+        notes.status = head.status
+        if framing == .chunked || framing == .untilClose { notes.streamed = true }
         let clientFraming: ResponseFraming
         switch framing {
         case .none:
@@ -151,6 +181,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     }
 
     public func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
+        if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
+        notes.bytesOut += bytes.count
         conn.writeBody(bytes)
         if conn.isWriteBlocked { upstream?.pauseReading() }
     }
@@ -161,6 +193,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     public func upstreamEnd() {
         upstream = nil
+        record(.ok)
         route = nil
         conn.endResponse()
     }
@@ -180,12 +213,21 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private func fail(_ failure: UpstreamFailure) {
         metrics.upstreamErrors[failure.kind.rawValue].add()
         if conn.hasCommittedResponse {
+            record(.incomplete)
             Log.write(.error, "upstream_aborted") { line in
                 line.field("kind", failure.kind.label)
                 conn.requestId.withUnsafeBytes { line.field("request_id", bytes: $0) }
             }
             conn.abortResponse()
             return
+        }
+        switch failure {
+        case .connectTimeout, .headerTimeout, .idleTimeout:
+            notes.status = 504
+            record(.timeout)
+        default:
+            notes.status = 502
+            record(.upstreamError)
         }
         switch failure {
         case .connect(let e):

@@ -1,6 +1,7 @@
 import Glibc
 import HTTP1
 import HTTPServer
+import Records
 import Rules
 import Synchronization
 import UVCore
@@ -22,6 +23,8 @@ public struct ProxyOptions: Sendable {
     public var rules: RuleSet?
     /// How often the rules file is stat-polled besides inotify (0 = never).
     public var rulesPollMs: UInt64 = 2_000
+    /// Output records (`--records-dir`); nil writes none.
+    public var records: RecordConfig?
 
     public init(listen: SocketAddress, upstream: UpstreamConfig) {
         self.listen = listen
@@ -49,7 +52,10 @@ final class Worker {
         router.install(update)
     }
 
-    init(index: Int, loop: Loop, options: ProxyOptions, address: SocketAddress, shared: SharedState) throws(UVError) {
+    init(
+        index: Int, loop: Loop, options: ProxyOptions, address: SocketAddress, shared: SharedState,
+        records: RecordWriter?
+    ) throws(UVError) {
         self.index = index
         self.loop = loop
         let metrics = shared.workerMetrics[index]
@@ -63,7 +69,7 @@ final class Worker {
         server = try Server(
             loop: loop, name: "proxy", address: address, reusePort: options.workers > 1, config: options.server
         ) { conn in
-            Forwarder(conn: conn, router: router, metrics: metrics)
+            Forwarder(conn: conn, router: router, metrics: metrics, records: records)
         }
         server.observer = observer
     }
@@ -117,11 +123,27 @@ public enum ProxyRuntime {
                 $0.field("flags", rules.flags.count)
             }
         }
+        var records: RecordWriter?
+        if let config = options.records {
+            do {
+                records = try RecordWriter(config: config)
+                Log.write(.info, "records_open") {
+                    $0.field("path", config.activePath)
+                    $0.field("torn_bytes_repaired", records?.stats.tornBytes ?? 0)
+                }
+            } catch {
+                Log.write(.error, "records_open_failed") { $0.field("error", "\(error)") }
+                return 1
+            }
+        }
+        defer { records?.close() }
+        let writer = records
         let loop: Loop
         let worker0: Worker
         do {
             loop = try Loop()
-            worker0 = try Worker(index: 0, loop: loop, options: options, address: options.listen, shared: shared)
+            worker0 = try Worker(
+                index: 0, loop: loop, options: options, address: options.listen, shared: shared, records: writer)
         } catch {
             Log.write(.error, "listen_failed") {
                 $0.field("addr", options.listen.description); $0.field("error", error.description)
@@ -183,7 +205,7 @@ public enum ProxyRuntime {
             let t = LoopThread.spawn {
                 guard let wloop = try? Loop(),
                     let worker = try? Worker(
-                        index: index, loop: wloop, options: options, address: bound, shared: shared)
+                        index: index, loop: wloop, options: options, address: bound, shared: shared, records: writer)
                 else {
                     failed.store(true, ordering: .releasing)
                     wakers.withLock { $0[index] = nil }

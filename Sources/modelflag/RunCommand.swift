@@ -2,6 +2,7 @@ import ArgumentParser
 import HTTP1
 import HTTPServer
 import Proxy
+import Records
 import UVCore
 
 /// Options shared by `run` and `demo`: everything about the proxy itself.
@@ -138,6 +139,19 @@ struct Run: ParsableCommand {
     @Option(help: "Besides inotify, stat the rules file this often (0 turns polling off). SIGHUP forces a reload.")
     var rulesPollInterval = Duration(ms: 2_000)
 
+    @Option(
+        help: "Write a version-tagged output record per request to DIR/records.jsonl (JSON Lines). Off when not given.")
+    var recordsDir: String?
+
+    @Option(help: "Rotate the records file when it would grow past this size (renamed to records-<UTC>-<n>.jsonl).")
+    var recordsMaxFileSize = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "fsync policy for records: interval, always or never (rotation and shutdown always fsync).")
+    var recordsFsync = "interval"
+
+    @Option(help: "With --records-fsync interval: how often.")
+    var recordsFsyncInterval = Duration(ms: 1_000)
+
     @OptionGroup var proxy: ProxyFlags
 
     func run() throws {
@@ -146,6 +160,17 @@ struct Run: ParsableCommand {
             options.rulesPath = rules
             options.rules = try loadRules(rules)
             options.rulesPollMs = rulesPollInterval.milliseconds
+        }
+        if let dir = recordsDir {
+            var config = RecordConfig(directory: dir)
+            config.maxFileBytes = recordsMaxFileSize.bytes
+            switch recordsFsync {
+            case "interval": config.fsync = .interval(recordsFsyncInterval.milliseconds)
+            case "always": config.fsync = .always
+            case "never": config.fsync = .never
+            default: throw ValidationError("--records-fsync must be interval, always or never")
+            }
+            options.records = config
         }
         let rc = ProxyRuntime.run(options)
         if rc != 0 { throw ExitCode(rc) }

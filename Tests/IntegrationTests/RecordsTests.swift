@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// Output records written by the real binary (reliability cases E42, E43, G52 fsync on shutdown).
+@Suite(.serialized) struct RecordsIntegrationTests {
+    func readRecords(_ dir: String) throws -> [[String: Any]] {
+        var out: [[String: Any]] = []
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".jsonl") {
+            let text = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                if obj["type"] as? String != "file_header" { out.append(obj) }
+            }
+        }
+        return out
+    }
+
+    func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "modelflag-recs-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func everyExchangeIsRecordedWithItsOutcome() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--upstream-header-timeout", "400ms"])
+        let c = try Client(port: stack.port)
+        for i in 0..<20 { #expect(try c.request(chatRequest(extra: "X-Request-Id: ok-\(i)\r\n")).status == 200) }
+        #expect(try c.request(chatRequest(extra: "X-Request-Id: err-1\r\nX-StandIn-Fault: reset\r\n")).status == 502)
+        #expect(try c.request(chatRequest(extra: "X-Request-Id: slow-1\r\nX-StandIn-Fault: hang\r\n")).status == 504)
+        let s = try Client(port: stack.port)
+        s.send(
+            chatRequest(
+                #"{"stream":true,"messages":[]}"#, extra: "X-Request-Id: cut-1\r\nX-StandIn-Fault: close-mid-stream\r\n"
+            ))
+        _ = s.readToEnd()
+        // A client that leaves while the model is still thinking.
+        let gone = try Client(port: stack.port)
+        gone.send(chatRequest(extra: "X-Request-Id: gone-1\r\nX-StandIn-Fault: delay=1000\r\n"))
+        usleep(200_000)
+        close(gone.fd)
+        usleep(300_000)
+        stack.proxy.signal(SIGTERM)  // records are flushed and fsynced at shutdown
+        #expect(stack.proxy.wait(timeout: 10) == 0)
+        let records = try readRecords(dir)
+        let byId = Dictionary(records.map { ($0["request_id"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(records.count == 24)
+        for i in 0..<20 {
+            let r = try #require(byId["ok-\(i)"])
+            #expect(r["outcome"] as? String == "ok")
+            #expect(r["status"] as? Int == 200)
+            #expect(r["role"] as? String == "served")
+            #expect((r["bytes_out"] as? Int ?? 0) > 0)
+        }
+        #expect(byId["err-1"]?["outcome"] as? String == "upstream_error")
+        #expect(byId["err-1"]?["status"] as? Int == 502)
+        #expect(byId["slow-1"]?["outcome"] as? String == "timeout")
+        #expect(byId["cut-1"]?["outcome"] as? String == "incomplete")
+        #expect(byId["gone-1"]?["outcome"] as? String == "client_cancelled")
+    }
+
+    @Test func recordsCarryFlagVariantAndModelVersion() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fleet = try RulesRoutingTests.Fleet(flags: RulesRoutingTests.segmentFlags)
+        let proxy = try Spawned(
+            ["run", "--listen", "127.0.0.1:0", "--rules", fleet.rulesPath, "--records-dir", dir], roles: ["proxy"])
+        let c = try Client(port: proxy.port("proxy"))
+        let body = #"{"model":"chat","user":"u9","metadata":{"intent":"faq"},"messages":[]}"#
+        #expect(try c.request(chatRequest(body, extra: "X-Request-Id: faq-1\r\nX-User-Id: u9\r\n")).status == 200)
+        proxy.signal(SIGTERM)
+        #expect(proxy.wait(timeout: 10) == 0)
+        let r = try #require(try readRecords(dir).first { $0["request_id"] as? String == "faq-1" })
+        #expect(r["flag"] as? String == "chat-model")
+        #expect(r["variant"] as? String == "candidate")
+        #expect(r["model_version"] as? String == "v2")
+        #expect(r["upstream"] as? String == "candidate")
+        #expect(r["targeting_key_source"] as? String == "header:x-user-id")
+        #expect((r["rules_revision"] as? String)?.count == 16)
+    }
+
+    /// E42: kill -9 during load, restart: every line of every file parses.
+    @Test func killDashNineThenRestartLeavesOnlyWholeLines() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try Spawned(["stub-model", "--listen", "127.0.0.1:0"], roles: ["stand-in"])
+        let args = [
+            "run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(model.port("stand-in"))", "--records-dir", dir,
+        ]
+        for round in 0..<3 {
+            let proxy = try Spawned(args, roles: ["proxy"])
+            let port = proxy.port("proxy")
+            let load = Thread {
+                guard let c = try? Client(port: port, timeout: 2) else { return }
+                for i in 0..<100_000 {
+                    guard (try? c.request(chatRequest(extra: "X-Request-Id: r\(round)-\(i)\r\n"))) != nil else {
+                        return
+                    }
+                }
+            }
+            load.start()
+            usleep(300_000)
+            proxy.signal(SIGKILL)
+            _ = proxy.wait(timeout: 5)
+            usleep(100_000)
+        }
+        let last = try Spawned(args, roles: ["proxy"])
+        let c = try Client(port: last.port("proxy"))
+        #expect(try c.request(chatRequest(extra: "X-Request-Id: after\r\n")).status == 200)
+        last.signal(SIGTERM)
+        #expect(last.wait(timeout: 10) == 0)
+        let records = try readRecords(dir)  // throws if any line does not parse
+        #expect(records.count > 10)
+        #expect(records.contains { $0["request_id"] as? String == "after" })
+    }
+}
