@@ -43,7 +43,8 @@ let package = Package(
         /// The downstream side: accepted connections, request reading, limits, response writing.
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
-        .target(name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"], swiftSettings: hotPath),
+        .target(
+            name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"], swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
         .executableTarget(
