@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): proxy CPU per request with a realistic rules file against no rules, in the
-# same run, then wrk while the rules file is rewritten every 100 ms (errors must stay 0).
+# Benchmark (not a test): proxy CPU per request of two modelflag configurations in the same run
+# (default: a realistic rules file against no rules), then, for the rules case, wrk while the rules
+# file is rewritten every 100 ms (errors must stay 0).
+#   B_NAME=records B_ARGS='--records-dir /tmp/mf-recs' RELOAD=0 bench/rules-overhead.sh   # records on vs off
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
@@ -12,6 +14,7 @@ SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 BIN="${MODELFLAG:-$ROOT/.build/release/modelflag}"
 RUN="${BENCH_RUN_DIR:-/tmp/modelflag-rules-bench}"
 DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"
+A_NAME="${A_NAME:-no-rules}"; B_NAME="${B_NAME:-rules}"; RELOAD="${RELOAD:-1}"
 rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/tmp"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -32,7 +35,9 @@ sed -e 's/127.0.0.1:9101/127.0.0.1:18280/' -e 's/127.0.0.1:9102/127.0.0.1:18281/
 cp "$RUN/rules.base.json" "$RUN/rules.json"
 "$BIN" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 --log-level warn 2>"$RUN/logs/plain.err" &
 plain=$!; pids+=($plain)
-"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 --rules "$RUN/rules.json" --log-level warn 2>"$RUN/logs/rules.err" &
+# shellcheck disable=SC2086
+"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 ${B_ARGS:---rules "$RUN/rules.json"} --upstream 127.0.0.1:18280 \
+  --log-level warn 2>"$RUN/logs/rules.err" &
 ruled=$!; pids+=($ruled)
 sleep 1
 
@@ -56,10 +61,11 @@ measure() {  # NAME PID PORT
 
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS duration=$DURATION reps=$REPS"
 for i in $(seq 1 "$REPS"); do
-  if (( i % 2 )); then measure no-rules $plain 18290; measure rules $ruled 18291
-  else measure rules $ruled 18291; measure no-rules $plain 18290; fi
+  if (( i % 2 )); then measure "$A_NAME" $plain 18290; measure "$B_NAME" $ruled 18291
+  else measure "$B_NAME" $ruled 18291; measure "$A_NAME" $plain 18290; fi
 done
 
+[ "$RELOAD" = 1 ] || exit 0
 echo "# reload every 100 ms during wrk (rules variant)"
 (
   n=0
