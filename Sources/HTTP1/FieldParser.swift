@@ -88,3 +88,31 @@ enum FieldParser {
         }
     }
 }
+
+/// The framing-relevant fields both requests and responses read: Content-Length (all occurrences
+/// must agree), Transfer-Encoding (exactly one field, exactly `chunked`), and Connection.
+struct FramingFields {
+    var contentLength: Int?
+    var transferEncodings = 0
+    var chunked = false
+    var close = false
+    var keepAliveToken = false
+    var named: [Range<Int>] = []
+
+    /// Reads `f` when it is one of those fields; returns false for any other field.
+    mutating func read(_ p: UnsafeRawBufferPointer, _ f: HeaderField) throws(HTTPError) -> Bool {
+        switch f.known {
+        case .contentLength:
+            contentLength = try FieldParser.contentLength(p, f, current: contentLength)
+        case .transferEncoding:
+            transferEncodings += 1
+            chunked = FieldParser.isExactlyChunked(UnsafeRawBufferPointer(rebasing: p[f.value]))
+            guard chunked, transferEncodings == 1 else { throw .badTransferEncoding }
+        case .connection:
+            FieldParser.connectionTokens(p, f, close: &close, keepAlive: &keepAliveToken, named: &named)
+        default:
+            return false
+        }
+        return true
+    }
+}

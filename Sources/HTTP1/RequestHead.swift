@@ -85,31 +85,19 @@ public struct RequestHead: MessageHead {
 
         try FieldParser.parse(p, from: i + 2, maxFields: limits.maxHeaders, into: &fields)
 
-        var contentLength: Int?
-        var transferEncodings = 0
-        var chunked = false
+        var framingFields = FramingFields()
         var hosts = 0
-        var close = false
-        var keepAliveToken = false
         var expectContinue = false
-        var named: [Range<Int>] = []
         var requestIdField: Int?
         for (index, f) in fields.enumerated() {
+            if try framingFields.read(p, f) { continue }
             switch f.known {
-            case .contentLength:
-                contentLength = try FieldParser.contentLength(p, f, current: contentLength)
-            case .transferEncoding:
-                transferEncodings += 1
-                chunked = FieldParser.isExactlyChunked(UnsafeRawBufferPointer(rebasing: p[f.value]))
-                guard chunked, transferEncodings == 1 else { throw .badTransferEncoding }
             case .host:
                 hosts += 1
                 for b in UnsafeRawBufferPointer(rebasing: p[f.value])
                 where b == ASCII.comma || b == ASCII.sp || b == ASCII.tab {
                     throw .badHost
                 }
-            case .connection:
-                FieldParser.connectionTokens(p, f, close: &close, keepAlive: &keepAliveToken, named: &named)
             case .expect:
                 guard ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: p[f.value]), "100-continue") else {
                     throw .expectationFailed
@@ -123,7 +111,11 @@ public struct RequestHead: MessageHead {
                 break
             }
         }
-        if transferEncodings > 0 {
+        let (contentLength, chunked, close, keepAliveToken, named) = (
+            framingFields.contentLength, framingFields.chunked, framingFields.close, framingFields.keepAliveToken,
+            framingFields.named
+        )
+        if framingFields.transferEncodings > 0 {
             if isHTTP10 { throw .transferEncodingInHTTP10 }
             if contentLength != nil { throw .lengthAndChunked }
         }

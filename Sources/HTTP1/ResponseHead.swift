@@ -44,26 +44,12 @@ public struct ResponseHead: MessageHead {
         let reason = reasonStart..<i
         let isHTTP10 = p[7] == UInt8(ascii: "0")
         try FieldParser.parse(p, from: i + 2, maxFields: limits.maxHeaders, into: &fields)
-        var contentLength: Int?
-        var transferEncodings = 0
-        var chunked = false
-        var close = false
-        var keepAliveToken = false
-        var named: [Range<Int>] = []
-        for f in fields {
-            switch f.known {
-            case .contentLength:
-                contentLength = try FieldParser.contentLength(p, f, current: contentLength)
-            case .transferEncoding:
-                transferEncodings += 1
-                chunked = FieldParser.isExactlyChunked(UnsafeRawBufferPointer(rebasing: p[f.value]))
-                guard chunked, transferEncodings == 1 else { throw .badTransferEncoding }
-            case .connection:
-                FieldParser.connectionTokens(p, f, close: &close, keepAlive: &keepAliveToken, named: &named)
-            default:
-                break
-            }
-        }
+        var framingFields = FramingFields()
+        for f in fields { _ = try framingFields.read(p, f) }
+        let (contentLength, chunked, close, keepAliveToken, named) = (
+            framingFields.contentLength, framingFields.chunked, framingFields.close, framingFields.keepAliveToken,
+            framingFields.named
+        )
         if chunked && contentLength != nil { throw .lengthAndChunked }
         return ResponseHead(
             bytes: bytes, status: status, reason: reason, isHTTP10: isHTTP10, fields: fields,

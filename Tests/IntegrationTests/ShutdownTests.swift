@@ -4,7 +4,9 @@ import Testing
 /// Reliability cases G52–G53: SIGTERM drains; a second signal exits at once.
 @Suite(.serialized) struct ShutdownTests {
     @Test func sigtermDrainsAStreamInFlight() throws {
-        let stack = try Stack(modelArgs: ["--stream-events", "6", "--stream-interval", "200ms"])
+        // A 3 s stream: long enough that the admin port is surely still up when the test looks,
+        // even on a loaded 2-core machine (it closes once the drain finishes).
+        let stack = try Stack(modelArgs: ["--stream-events", "15", "--stream-interval", "200ms"])
         let c = try Client(port: stack.port)
         c.send(chatRequest(#"{"stream":true,"messages":[{"role":"user","content":"drain"}]}"#))
         let first = c.readChunk()
