@@ -61,15 +61,15 @@ import Testing
     @Test func streamsOutliveTheIdleTimeoutWhileEventsFlow() throws {
         let stack = try Stack(
             modelArgs: ["--stream-events", "6", "--stream-interval", "150ms"],
-            proxyArgs: ["--upstream-idle-timeout", "400ms"])
+            proxyArgs: ["--upstream-idle-timeout", "1s"])
         let c = try Client(port: stack.port)
         let r = try c.request(chatRequest(#"{"stream":true,"messages":[]}"#))
         #expect(r.status == 200)
         #expect(r.bodyText.hasSuffix("data: [DONE]\n\n"))
         // A stream whose events stop is aborted at the idle timeout.
         let slow = try Stack(
-            modelArgs: ["--stream-events", "3", "--stream-interval", "1500ms"],
-            proxyArgs: ["--upstream-idle-timeout", "400ms"])
+            modelArgs: ["--stream-events", "3", "--stream-interval", "3s"],
+            proxyArgs: ["--upstream-idle-timeout", "1s"])
         let c2 = try Client(port: slow.port)
         c2.send(chatRequest(#"{"stream":true,"messages":[]}"#))
         let all = String(decoding: c2.readToEnd(), as: UTF8.self)

@@ -33,6 +33,15 @@ import Testing
         return try c.request("GET /rules HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
     }
 
+    /// Waits (up to 5 s) until `/rules` contains `text`.
+    func waitForStatus(_ fleet: RulesRoutingTests.Fleet, containing text: String) throws -> Bool {
+        for _ in 0..<100 {
+            if try rulesStatus(fleet).contains(text) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
     func write(_ text: String, to path: String) throws {
         try text.write(toFile: path, atomically: false, encoding: .utf8)
     }
@@ -58,9 +67,8 @@ import Testing
         // Truncate and write the first half; wait past the debounce; then the rest.
         let fd = open(fleet.rulesPath, O_WRONLY | O_TRUNC)
         _ = full.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, full.count / 2) }
-        usleep(600_000)
+        #expect(try waitForStatus(fleet, containing: "\"lastReloadSuccessful\":false"))
         #expect(try variant(port) == "stable")
-        #expect(try rulesStatus(fleet).contains("\"lastReloadSuccessful\":false"))
         _ = full.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + full.count / 2, full.count - full.count / 2) }
         close(fd)
         #expect(try waitFor("candidate", port))
@@ -74,7 +82,7 @@ import Testing
         let before = try rulesStatus(fleet)
         // Invalid JSON: refused, the last good rules stay, /rules shows the error.
         try write("{\"upstreams\": ", to: fleet.rulesPath)
-        usleep(800_000)
+        #expect(try waitForStatus(fleet, containing: "invalid JSON"))
         #expect(try variant(port) == "candidate")
         let status = try rulesStatus(fleet)
         #expect(status.contains("invalid JSON"))
@@ -82,11 +90,11 @@ import Testing
         #expect(!status.contains("\"failures\":0"))
         // Empty file: refused too, never read as "no flags".
         try write("", to: fleet.rulesPath)
-        usleep(800_000)
+        #expect(try waitForStatus(fleet, containing: "the file is empty"))
         #expect(try variant(port) == "candidate")
         // Deleted: still the last good rules.
         unlink(fleet.rulesPath)
-        usleep(800_000)
+        #expect(try waitForStatus(fleet, containing: "missing or unreadable"))
         #expect(try variant(port) == "candidate")
         // Re-created valid: applies.
         try write(Self.rules(fleet, to: "stable"), to: fleet.rulesPath)
