@@ -18,6 +18,12 @@ public struct RecordConfig: Sendable {
     public var fsync = Fsync.interval(1_000)
     /// Records waiting for the writer thread; beyond it new records are dropped and counted.
     public var queueCapacity = 65_536
+    /// Rotated files kept at most (oldest deleted first); 0 keeps all.
+    public var retainFiles = 0
+    /// Bytes of rotated files kept at most (oldest deleted first); 0 keeps all.
+    public var retainBytes = 0
+    /// A rotated file younger than this is never deleted, so a tailer can finish reading it.
+    public var retentionGraceSeconds = 60
 
     public init(directory: String) { self.directory = directory }
 

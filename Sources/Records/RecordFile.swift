@@ -60,4 +60,38 @@ enum RecordFile {
         return
             "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))T\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))Z"
     }
+
+    /// Deletes the oldest rotated files beyond `retainFiles` / `retainBytes`, never one younger
+    /// than the grace period, never the active file.
+    static func applyRetention(_ config: RecordConfig) {
+        guard config.retainFiles > 0 || config.retainBytes > 0 else { return }
+        guard let dir = opendir(config.directory) else { return }
+        var rotated: [(path: String, mtime: Int, size: Int)] = []
+        let prefix = config.stem + "-"
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix), name.hasSuffix(".jsonl") else { continue }
+            let path = config.directory + "/" + name
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            rotated.append((path, Int(st.st_mtim.tv_sec), Int(st.st_size)))
+        }
+        closedir(dir)
+        rotated.sort { $0.mtime < $1.mtime }
+        let now = Int(time(nil))
+        var count = rotated.count
+        var bytes = rotated.reduce(0) { $0 + $1.size }
+        for f in rotated {
+            let overCount = config.retainFiles > 0 && count > config.retainFiles
+            let overBytes = config.retainBytes > 0 && bytes > config.retainBytes
+            guard overCount || overBytes else { break }
+            guard now - f.mtime >= config.retentionGraceSeconds else { break }  // too young: keep
+            if unlink(f.path) == 0 {
+                count -= 1
+                bytes -= f.size
+            }
+        }
+    }
 }

@@ -245,6 +245,7 @@ public final class RecordWriter: @unchecked Sendable {
         seq = 0
         stats.rotationsAtomic.add(1, ordering: .relaxed)
         writeHeader()
+        RecordFile.applyRetention(config)
     }
 
     /// The first line of every file: unique (collectors fingerprint the first line).

@@ -152,6 +152,15 @@ struct Run: ParsableCommand {
     @Option(help: "With --records-fsync interval: how often.")
     var recordsFsyncInterval = Duration(ms: 1_000)
 
+    @Option(
+        help:
+            "Rotated records files kept (oldest deleted first; 0 keeps all). Files younger than 60 s are never deleted."
+    )
+    var recordsRetainFiles = 20
+
+    @Option(help: "Bytes of rotated records files kept (oldest deleted first; 0 = no byte limit).")
+    var recordsRetainBytes = ByteSize(bytes: 0)
+
     @OptionGroup var proxy: ProxyFlags
 
     func run() throws {
@@ -164,6 +173,8 @@ struct Run: ParsableCommand {
         if let dir = recordsDir {
             var config = RecordConfig(directory: dir)
             config.maxFileBytes = recordsMaxFileSize.bytes
+            config.retainFiles = recordsRetainFiles
+            config.retainBytes = recordsRetainBytes.bytes
             switch recordsFsync {
             case "interval": config.fsync = .interval(recordsFsyncInterval.milliseconds)
             case "always": config.fsync = .always

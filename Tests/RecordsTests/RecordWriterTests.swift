@@ -122,3 +122,35 @@ import Testing
         #expect(accepted < 10_000)
     }
 }
+
+@Suite struct RetentionTests {
+    @Test func oldestRotatedFilesGoYoungOnesStay() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-ret-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = RecordConfig(directory: dir)
+        config.maxFileBytes = 2048
+        config.retainFiles = 3
+        config.retentionGraceSeconds = 0
+        let w = try RecordWriter(config: config)
+        for i in 0..<500 { w.submit(Array(#"{"request_id":"r\#(i)"}"#.utf8)) }
+        w.close()
+        let rotated = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("records-") }
+        #expect(w.stats.rotations > 3)
+        #expect(rotated.count == 3)
+
+        // With a grace period, files that young are never deleted.
+        let dir2 = NSTemporaryDirectory() + "modelflag-ret-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir2, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir2) }
+        var young = RecordConfig(directory: dir2)
+        young.maxFileBytes = 2048
+        young.retainFiles = 1
+        young.retentionGraceSeconds = 60
+        let w2 = try RecordWriter(config: young)
+        for i in 0..<500 { w2.submit(Array(#"{"request_id":"r\#(i)"}"#.utf8)) }
+        w2.close()
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir2).filter { $0.hasPrefix("records-") }
+        #expect(kept.count == w2.stats.rotations)
+    }
+}
