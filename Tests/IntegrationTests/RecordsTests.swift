@@ -115,3 +115,50 @@ import Testing
         #expect(records.contains { $0["request_id"] as? String == "after" })
     }
 }
+
+/// `modelflag records query|stats` over files a real sidecar wrote.
+@Suite(.serialized) struct RecordsCLITests {
+    func run(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Binary.path)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func queryAndStatsFilterTheRecords() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stack = try Stack(proxyArgs: ["--records-dir", dir])
+        let c = try Client(port: stack.port)
+        for i in 0..<10 { _ = try c.request(chatRequest(extra: "X-Request-Id: ok-\(i)\r\n")) }
+        _ = try c.request(chatRequest(extra: "X-Request-Id: bad-1\r\nX-StandIn-Fault: reset\r\n"))
+        stack.proxy.signal(SIGTERM)
+        #expect(stack.proxy.wait(timeout: 10) == 0)
+
+        let (rc1, errors) = try run(["records", "query", "--dir", dir, "--outcome", "upstream_error"])
+        #expect(rc1 == 0)
+        let lines = errors.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("\"request_id\":\"bad-1\"") == true)
+
+        let (_, one) = try run(["records", "query", "--dir", dir, "--request-id", "ok-3"])
+        #expect(one.split(separator: "\n").count == 1)
+
+        let (_, none) = try run(["records", "query", "--dir", dir, "--since", "2999-01-01T00"])
+        #expect(none.isEmpty)
+
+        let (rc2, stats) = try run(["records", "stats", "--dir", dir])
+        #expect(rc2 == 0)
+        #expect(stats.contains("requests"))
+        let row = stats.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+        #expect(row.split(separator: "\t")[3] == "11")
+        #expect(row.split(separator: "\t")[4] == "1")
+    }
+}

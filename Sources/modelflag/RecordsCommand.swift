@@ -1,0 +1,179 @@
+import ArgumentParser
+import Glibc
+import Proxy
+import Rules
+
+/// `modelflag records …`: read the output records a sidecar wrote (cold path; files are parsed
+/// with the rules file's JSON parser, one line at a time).
+struct RecordsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "records",
+        abstract: "Query, follow and summarize output records (active and rotated files).",
+        subcommands: [RecordsQuery.self, RecordsTail.self, RecordsStats.self])
+}
+
+/// Filters shared by the records commands.
+struct RecordFilters: ParsableArguments {
+    @Option(help: "Records directory (the sidecar's --records-dir).")
+    var dir: String
+
+    @Option(help: "Only this flag.") var flag: String?
+    @Option(help: "Only this variant.") var variant: String?
+    @Option(help: "Only this model version.") var modelVersion: String?
+    @Option(help: "Only this role (served, shadow).") var role: String?
+    @Option(help: "Only this outcome (ok, upstream_error, timeout, incomplete, client_cancelled).") var outcome: String?
+    @Option(help: "Only this request id.") var requestId: String?
+    @Option(
+        help:
+            "Records at or after this time (RFC 3339 UTC, e.g. 2026-11-25T18:00:00Z; a prefix such as 2026-11-25T18 works)."
+    )
+    var since: String?
+    @Option(help: "Records before this time (RFC 3339 UTC or a prefix).") var until: String?
+
+    func matches(_ r: JSONNode) -> Bool {
+        if r["type"]?.string == "file_header" { return false }
+        func eq(_ key: String, _ want: String?) -> Bool { want == nil || r[key]?.string == want }
+        guard eq("flag", flag), eq("variant", variant), eq("model_version", modelVersion), eq("role", role),
+            eq("outcome", outcome), eq("request_id", requestId)
+        else { return false }
+        let ts = r["ts"]?.string ?? ""
+        if let since, ts < since { return false }
+        if let until, ts >= until { return false }
+        return true
+    }
+
+    /// Record files, oldest first: rotated ones by modification time, then the active file.
+    func files() -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        var found: [(String, Int)] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".jsonl"), name.hasPrefix("records") else { continue }
+            var st = stat()
+            let path = dir + "/" + name
+            guard stat(path, &st) == 0 else { continue }
+            found.append((path, name == "records.jsonl" ? Int.max : Int(st.st_mtim.tv_sec)))
+        }
+        closedir(d)
+        return found.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    /// Calls `body` with each matching record and its raw line.
+    func forEach(_ body: (JSONNode, Substring) -> Void) {
+        for path in files() {
+            guard let bytes = readWholeFile(path) else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                guard let node = try? JSONParser.parse(String(line)), matches(node) else { continue }
+                body(node, line)
+            }
+        }
+    }
+}
+
+struct RecordsQuery: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "Print the records that match, as JSON lines or a table.")
+    @OptionGroup var filters: RecordFilters
+    @ArgumentParser.Flag(help: "A table instead of JSON lines.") var table = false
+
+    func run() throws {
+        if table {
+            print(
+                "ts                        request_id                        role    flag            variant       model_version          status outcome           latency_ms"
+            )
+        }
+        filters.forEach { r, line in
+            if table {
+                func col(_ key: String, _ width: Int) -> String {
+                    var v = r[key]?.string ?? (r[key]?.number.map { String($0) } ?? "-")
+                    if v.count > width { v = String(v.prefix(width)) }
+                    return v + String(repeating: " ", count: max(1, width + 1 - v.count))
+                }
+                print(
+                    col("ts", 25) + col("request_id", 33) + col("role", 7) + col("flag", 15) + col("variant", 13)
+                        + col("model_version", 22) + col("status", 6) + col("outcome", 17) + col("latency_ms", 10))
+            } else {
+                print(line)
+            }
+        }
+    }
+}
+
+struct RecordsTail: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail",
+        abstract: "Print the last records; with -f, keep following the active file across rotations.")
+    @OptionGroup var filters: RecordFilters
+    @Option(name: .short, help: "How many records to print first.") var n = 10
+    @ArgumentParser.Flag(name: .short, help: "Follow new records.") var follow = false
+
+    func run() throws {
+        var last: [Substring] = []
+        filters.forEach { _, line in
+            last.append(line)
+            if last.count > n { last.removeFirst() }
+        }
+        for l in last { print(l) }
+        guard follow else { return }
+        let path = filters.dir + "/records.jsonl"
+        var st = stat()
+        var inode = stat(path, &st) == 0 ? st.st_ino : 0
+        var offset = stat(path, &st) == 0 ? Int(st.st_size) : 0
+        var pending: [UInt8] = []
+        while true {
+            usleep(200_000)
+            guard stat(path, &st) == 0 else { continue }
+            if st.st_ino != inode {  // rotated: read the new file from its start
+                inode = st.st_ino
+                offset = 0
+                pending = []
+            }
+            guard Int(st.st_size) > offset else { continue }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var buf = [UInt8](repeating: 0, count: Int(st.st_size) - offset)
+            let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            close(fd)
+            guard got > 0 else { continue }
+            offset += got
+            pending.append(contentsOf: buf[0..<got])
+            while let nl = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[0..<nl], as: UTF8.self)
+                pending.removeSubrange(0...nl)
+                if let node = try? JSONParser.parse(line), filters.matches(node) { print(line) }
+            }
+            fflush(nil)  // all output streams
+        }
+    }
+}
+
+struct RecordsStats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Counts, error share and latency percentiles by flag and variant.")
+    @OptionGroup var filters: RecordFilters
+
+    func run() throws {
+        var groups: [String: (count: Int, errors: Int, latencies: [Double])] = [:]
+        filters.forEach { r, _ in
+            let key =
+                "\(r["flag"]?.string ?? "-")\t\(r["variant"]?.string ?? "-")\t\(r["model_version"]?.string ?? "-")"
+            var g = groups[key] ?? (0, 0, [])
+            g.count += 1
+            if r["outcome"]?.string != "ok" { g.errors += 1 }
+            if let l = r["latency_ms"]?.number { g.latencies.append(l) }
+            groups[key] = g
+        }
+        print("flag\tvariant\tmodel_version\trequests\tnot_ok\tp50_ms\tp90_ms\tp99_ms\tmax_ms")
+        for key in groups.keys.sorted() {
+            let g = groups[key]!
+            let sorted = g.latencies.sorted()
+            func q(_ p: Double) -> String {
+                guard !sorted.isEmpty else { return "-" }
+                let v = sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
+                return String(Double(Int(v * 1000)) / 1000)
+            }
+            print("\(key)\t\(g.count)\t\(g.errors)\t\(q(0.5))\t\(q(0.9))\t\(q(0.99))\t\(q(1))")
+        }
+    }
+}
