@@ -13,20 +13,22 @@ enum Binary {
     }
 }
 
+/// A child process started with `posix_spawn` and reaped with `waitpid` on its own pid.
+///
+/// Not Foundation's `Process`: with many children at once its single reaper thread can block in
+/// `wait4` on one live child while others exit unreaped, and `waitUntilExit` then never returns
+/// (seen here as a hung test run).
 final class Spawned: @unchecked Sendable {
-    let process = Process()
+    let pid: pid_t
     let logPath: String
     private(set) var ports: [String: UInt16] = [:]
+    private var exitStatus: Int32?
+    private let lock = NSLock()
 
     /// Starts `modelflag ARGS` and waits until it logged a `listening` line for each role in `roles`.
     init(_ args: [String], roles: [String]) throws {
         logPath = NSTemporaryDirectory() + "modelflag-test-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = args
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        pid = try Spawned.spawn([Binary.path] + args, stdout: "/dev/null", stderr: logPath)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             for line in log.split(separator: "\n") where line.contains("\"event\":\"listening\"") {
@@ -36,11 +38,27 @@ final class Spawned: @unchecked Sendable {
                 ports[role] = port
             }
             if roles.allSatisfy({ ports[$0] != nil }) { return }
-            if !process.isRunning { break }
+            if !isRunning { break }
             usleep(20_000)
         }
+        let text = log
         stop()
-        throw HarnessError.didNotStart(args.joined(separator: " "), log)
+        throw HarnessError.didNotStart(args.joined(separator: " "), text)
+    }
+
+    /// posix_spawn with stdout and stderr redirected to files.
+    static func spawn(_ argv: [String], stdout: String, stderr: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard rc == 0 else { throw HarnessError.io("posix_spawn \(argv[0]) failed: \(rc)") }
+        return pid
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -54,18 +72,36 @@ final class Spawned: @unchecked Sendable {
         return String(rest[..<end])
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) {
+        if isRunning { kill(pid, sig) }
+    }
 
-    /// Waits for exit and returns the status, or nil after the timeout.
+    /// Reaps the child if it exited (never blocks).
+    var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return false
+        }
+        return r == 0
+    }
+
+    /// Waits for exit and returns the exit status (128+signal when killed), or nil after the timeout.
     func wait(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        while isRunning && Date() < deadline { usleep(10_000) }
+        lock.lock()
+        defer { lock.unlock() }
+        return exitStatus
     }
 
     /// Resident memory in KiB (VmRSS).
     var rssKiB: Int {
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
         }
@@ -73,9 +109,9 @@ final class Spawned: @unchecked Sendable {
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if isRunning {
+            kill(pid, SIGKILL)
+            _ = wait(timeout: 10)
         }
         try? FileManager.default.removeItem(atPath: logPath)
     }

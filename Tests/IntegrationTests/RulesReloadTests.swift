@@ -189,6 +189,6 @@ import Testing
         fleet.proxy.signal(SIGHUP)
         usleep(500_000)
         #expect(fleet.proxy.log.contains("\"event\":\"rules_reload_requested\""))
-        #expect(fleet.proxy.process.isRunning)
+        #expect(fleet.proxy.isRunning)
     }
 }
