@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import HTTPServer
 import Proxy
 import Rules
@@ -74,6 +75,7 @@ struct Demo: ParsableCommand {
 
             """
         print(banner)
+        fflush(nil)  // show the banner now even when stdout is a pipe or a file
         let rc = ProxyRuntime.run(options)
         if rc != 0 { throw ExitCode(rc) }
     }
