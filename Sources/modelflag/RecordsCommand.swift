@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import HTTPServer
 import Proxy
 import Rules
 
@@ -9,7 +10,9 @@ struct RecordsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "records",
         abstract: "Query, follow and summarize output records (active and rotated files).",
-        subcommands: [RecordsQuery.self, RecordsTail.self, RecordsStats.self])
+        subcommands: [
+            RecordsQuery.self, RecordsTail.self, RecordsStats.self, RecordsQuarantine.self, RecordsExport.self,
+        ])
 }
 
 /// Filters shared by the records commands.
@@ -175,5 +178,102 @@ struct RecordsStats: ParsableCommand {
             }
             print("\(key)\t\(g.count)\t\(g.errors)\t\(q(0.5))\t\(q(0.9))\t\(q(0.99))\t\(q(1))")
         }
+    }
+}
+
+/// One quarantine entry: records of `modelVersion` written in [from, to) are unfit for training.
+struct QuarantineEntry {
+    var modelVersion: String
+    var from: String
+    var to: String
+
+    /// All entries of `DIR/quarantine.jsonl` (an append-only history).
+    static func load(_ dir: String) -> [QuarantineEntry] {
+        guard let bytes = readWholeFile(dir + "/quarantine.jsonl") else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard let n = try? JSONParser.parse(String(line)), let v = n["model_version"]?.string,
+                let f = n["from"]?.string, let t = n["to"]?.string
+            else { return nil }
+            return QuarantineEntry(modelVersion: v, from: f, to: t)
+        }
+    }
+
+    func covers(_ r: JSONNode) -> Bool {
+        guard r["model_version"]?.string == modelVersion, let ts = r["ts"]?.string else { return false }
+        return ts >= from && ts < to
+    }
+}
+
+struct RecordsQuarantine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quarantine",
+        abstract:
+            "Mark a deployment window of a model version as unfit for training (appends to DIR/quarantine.jsonl).",
+        discussion:
+            "The file is append-only: entries are never edited or removed; `records export --exclude-quarantined` honours every entry."
+    )
+
+    @Option(help: "Records directory.") var dir: String
+    @Option(help: "The model version to quarantine.") var modelVersion: String
+    @Option(help: "Window start, RFC 3339 UTC (inclusive), e.g. 2026-11-25T18:00:00Z.") var from: String
+    @Option(help: "Window end, RFC 3339 UTC (exclusive).") var to: String
+    @Option(help: "Why (kept in the history).") var reason: String
+    @Option(help: "Who (default: $USER).") var by: String?
+
+    func validate() throws {
+        for (name, v) in [("--from", from), ("--to", to)] where !(v.count >= 10 && v.hasPrefix("20")) {
+            throw ValidationError("\(name) must be an RFC 3339 UTC time such as 2026-11-25T18:00:00Z")
+        }
+        guard from < to else { throw ValidationError("--from must be before --to") }
+    }
+
+    func run() throws {
+        var ts: [UInt8] = []
+        Log.appendTimestamp(&ts)
+        var line: [UInt8] = Array("{\"ts\":".utf8)
+        JSONText.appendString(&line, ts)
+        for (key, value) in [
+            ("model_version", modelVersion), ("from", from), ("to", to), ("reason", reason),
+            ("by", by ?? (getenv("USER").flatMap { String(validatingCString: $0) } ?? "unknown")),
+        ] {
+            line.append(contentsOf: ",\"\(key)\":".utf8)
+            JSONText.appendString(&line, value.utf8)
+        }
+        line.append(contentsOf: "}\n".utf8)
+        let fd = open(dir + "/quarantine.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot open \(dir)/quarantine.jsonl for appending") }
+        defer { close(fd) }
+        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == line.count else { throw ValidationError("writing the quarantine entry failed") }
+        fsync(fd)
+        print("quarantined \(modelVersion) from \(from) to \(to)")
+    }
+}
+
+struct RecordsExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract:
+            "Write the records fit for training to stdout: everything matching the filters, minus quarantined windows.")
+
+    @OptionGroup var filters: RecordFilters
+    @ArgumentParser.Flag(help: "Skip every record inside a quarantined window (DIR/quarantine.jsonl).")
+    var excludeQuarantined = false
+
+    func run() throws {
+        let quarantine = excludeQuarantined ? QuarantineEntry.load(filters.dir) : []
+        var exported = 0
+        var skipped = 0
+        filters.forEach { r, line in
+            if quarantine.contains(where: { $0.covers(r) }) {
+                skipped += 1
+                return
+            }
+            exported += 1
+            print(line)
+        }
+        fflush(nil)
+        var summary = Array("exported \(exported) records, skipped \(skipped) quarantined\n".utf8)
+        _ = summary.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -159,4 +159,43 @@ import Testing
         #expect(row.split(separator: "\t")[3] == "11")
         #expect(row.split(separator: "\t")[4] == "1")
     }
+
+    /// Quarantine a deployment window, then export only the records fit for training.
+    @Test func quarantineAndExportAgainstAFixture() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-q-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"x"}"#]
+        for (i, (ts, version)) in [
+            ("2026-11-25T10:00:00.000Z", "v1"), ("2026-11-25T10:30:00.000Z", "v2"), ("2026-11-25T11:00:00.000Z", "v2"),
+            ("2026-11-25T11:30:00.000Z", "v1"), ("2026-11-25T12:30:00.000Z", "v2"),
+        ].enumerated() {
+            lines.append(
+                #"{"seq":\#(i + 1),"schema":"modelflag.record/v1","ts":"\#(ts)","request_id":"r\#(i)","role":"served","flag":"chat","variant":"x","model_version":"\#(version)","status":200,"outcome":"ok","latency_ms":1.0}"#
+            )
+        }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let (rc, _) = try run([
+            "records", "quarantine", "--dir", dir, "--model-version", "v2", "--from", "2026-11-25T10:15:00Z",
+            "--to", "2026-11-25T12:00:00Z", "--reason", "bad deploy", "--by", "oncall",
+        ])
+        #expect(rc == 0)
+        let (rc2, _) = try run([
+            "records", "quarantine", "--dir", dir, "--model-version", "v9", "--from", "2026-11-26T00:00:00Z",
+            "--to", "2026-11-25T00:00:00Z", "--reason", "backwards",
+        ])
+        #expect(rc2 != 0)  // refused: from after to
+        let history = try String(contentsOfFile: dir + "/quarantine.jsonl", encoding: .utf8)
+        #expect(history.split(separator: "\n").count == 1)
+        #expect(history.contains("\"reason\":\"bad deploy\"") && history.contains("\"by\":\"oncall\""))
+
+        let (_, all) = try run(["records", "export", "--dir", dir])
+        #expect(all.split(separator: "\n").count == 5)
+        let (_, fit) = try run(["records", "export", "--dir", dir, "--exclude-quarantined"])
+        let ids = fit.split(separator: "\n").compactMap { Spawned.field(String($0), "request_id") }
+        #expect(ids == ["r0", "r3", "r4"])  // v2 inside the window (r1, r2) is skipped; r4 is after it
+        let (_, v1Only) = try run(["records", "export", "--dir", dir, "--exclude-quarantined", "--model-version", "v1"])
+        #expect(v1Only.split(separator: "\n").count == 2)
+    }
 }
