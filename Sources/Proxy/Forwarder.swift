@@ -26,6 +26,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var notes = ExchangeNotes()
     private var encoder = RecordEncoder()
     private var recorded = true
+    /// The last bytes of the response body (only with records on), where `"usage"` is found.
+    private var responseTail: [UInt8] = []
+    static let tailKeep = 8 * 1024
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
@@ -46,7 +49,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             requestId: conn.requestId, method: request.bytes[request.method], path: Router.pathOf(request),
             route: route,
             upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
-            bytesIn: conn.body.count, endNs: Loop.hrtime())
+            bytesIn: conn.body.count, endNs: Loop.hrtime(), usage: outcome == .ok ? Usage.find(in: responseTail) : nil)
         records.submit(line)
     }
 
@@ -63,6 +66,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         route = router.route(request, body: conn.body)
         notes = ExchangeNotes()
         notes.startNs = Loop.hrtime()
+        responseTail.removeAll(keepingCapacity: true)
         recorded = records == nil
         lastRequest = records == nil ? nil : request
         buildUpstreamHead(request)
@@ -183,6 +187,12 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     public func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
         if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
         notes.bytesOut += bytes.count
+        if records != nil {
+            responseTail.append(contentsOf: bytes)
+            if responseTail.count > 2 * Forwarder.tailKeep {
+                responseTail.removeFirst(responseTail.count - Forwarder.tailKeep)
+            }
+        }
         conn.writeBody(bytes)
         if conn.isWriteBlocked { upstream?.pauseReading() }
     }

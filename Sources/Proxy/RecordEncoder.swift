@@ -20,6 +20,53 @@ struct ExchangeNotes {
     var streamed = false
 }
 
+/// Token usage as the model server reported it (the last `"usage"` object in the response).
+struct Usage {
+    var prompt: Int?
+    var completion: Int?
+    var total: Int?
+
+    /// Finds the last `"usage"` object in `tail` (the end of the response body) and reads its
+    /// token counts. A byte scan: no JSON tree.
+    static func find(in tail: [UInt8]) -> Usage? {
+        let key = Array("\"usage\"".utf8)
+        guard tail.count >= key.count else { return nil }
+        var i = tail.count - key.count
+        while i >= 0 {
+            if tail[i] == key[0] && tail[i..<(i + key.count)].elementsEqual(key) { break }
+            i -= 1
+        }
+        guard i >= 0 else { return nil }
+        let rest = tail[(i + key.count)...]
+        guard let close = rest.firstIndex(of: UInt8(ascii: "}")) else { return nil }
+        let object = tail[rest.startIndex..<close]
+        func number(_ name: String) -> Int? {
+            let k = Array("\"\(name)\"".utf8)
+            guard object.count > k.count else { return nil }
+            var j = object.startIndex
+            while j + k.count <= object.endIndex {
+                if object[j..<(j + k.count)].elementsEqual(k) {
+                    var p = j + k.count
+                    while p < object.endIndex && (object[p] == 0x20 || object[p] == UInt8(ascii: ":")) { p += 1 }
+                    var v = 0
+                    var digits = 0
+                    while p < object.endIndex, object[p] >= 0x30, object[p] <= 0x39, digits < 12 {
+                        v = v * 10 + Int(object[p] - 0x30)
+                        p += 1
+                        digits += 1
+                    }
+                    return digits > 0 ? v : nil
+                }
+                j += 1
+            }
+            return nil
+        }
+        let u = Usage(
+            prompt: number("prompt_tokens"), completion: number("completion_tokens"), total: number("total_tokens"))
+        return u.prompt == nil && u.completion == nil && u.total == nil ? nil : u
+    }
+}
+
 /// Builds one served-request record as JSON bytes (no Foundation, one buffer per worker reused).
 /// Schema `modelflag.record/v1`, documented field by field in the README; the writer adds `seq`.
 struct RecordEncoder {
@@ -29,7 +76,7 @@ struct RecordEncoder {
 
     mutating func served(
         requestId: [UInt8], method: ArraySlice<UInt8>, path: ArraySlice<UInt8>, route: Route?, upstreamAddress: String,
-        notes: ExchangeNotes, outcome: Outcome, bytesIn: Int, endNs: UInt64
+        notes: ExchangeNotes, outcome: Outcome, bytesIn: Int, endNs: UInt64, usage: Usage?
     ) -> [UInt8] {
         buf.removeAll(keepingCapacity: true)
         buf.append(contentsOf: "{\"schema\":\"modelflag.record/v1\",\"ts\":\"".utf8)
@@ -82,7 +129,16 @@ struct RecordEncoder {
         } else {
             buf.append(contentsOf: "null".utf8)
         }
-        buf.append(contentsOf: ",\"bytes_in\":\(bytesIn),\"bytes_out\":\(notes.bytesOut)}".utf8)
+        buf.append(contentsOf: ",\"bytes_in\":\(bytesIn),\"bytes_out\":\(notes.bytesOut),\"usage\":".utf8)
+        if let usage {
+            func n(_ v: Int?) -> String { v.map(String.init) ?? "null" }
+            buf.append(
+                contentsOf:
+                    "{\"prompt_tokens\":\(n(usage.prompt)),\"completion_tokens\":\(n(usage.completion)),\"total_tokens\":\(n(usage.total))}}"
+                    .utf8)
+        } else {
+            buf.append(contentsOf: "null}".utf8)
+        }
         return buf
     }
 

@@ -52,7 +52,12 @@ import Testing
             #expect(r["status"] as? Int == 200)
             #expect(r["role"] as? String == "served")
             #expect((r["bytes_out"] as? Int ?? 0) > 0)
+            // The stand-in reports usage; the record carries it.
+            let usage = r["usage"] as? [String: Any]
+            #expect((usage?["completion_tokens"] as? Int ?? 0) > 0)
+            #expect((usage?["prompt_tokens"] as? Int ?? 0) > 0)
         }
+        #expect(byId["err-1"]?["usage"] is NSNull)
         #expect(byId["err-1"]?["outcome"] as? String == "upstream_error")
         #expect(byId["err-1"]?["status"] as? Int == 502)
         #expect(byId["slow-1"]?["outcome"] as? String == "timeout")
