@@ -39,34 +39,24 @@ public enum Explain {
                 out += "body.\(p.joined(separator: ".")) = \(describe(facts.values[i]))\n"
             }
         }
-        let tk = Router.targetingKey(rules, head, facts)
-        var source = "none"
-        for s in rules.keySources {
-            switch s {
-            case .header(let n):
-                if case .string(let v) = RequestContext.header(head, n), !v.isEmpty { source = s.description }
-            case .body(let p):
-                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let v) = facts.values[i], !v.isEmpty {
-                    source = s.description
-                }
-            }
-            if source != "none" { break }
-        }
+        let (tk, sourceIndex) = Router.keyAndSource(rules, head, facts)
+        let source = sourceIndex.map { rules.keySources[$0].description } ?? "none"
         out +=
             "targetingKey = \(describe(tk)) (from \(source); chain: \(rules.keySources.map(\.description).joined(separator: " -> ")))\n"
-        let pathBytes = ArraySlice(path.split(separator: "?", maxSplits: 1).first.map { Array($0.utf8) } ?? [])
+        let pathBytes = Router.pathOf(head)
         let context = RequestContext(
             head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: tk, path: pathBytes,
             bodyBytes: body.count)
         let model = rules.needsFacts ? facts.model : .null
         var governing: Int?
         for (i, f) in rules.flags.enumerated() {
+            // The decision is the router's own; the text only says why.
             var why = "matches"
-            if let p = f.match.pathPrefix, !pathBytes.starts(with: p.utf8) { why = "path does not start with \(p)" }
-            if let ms = f.match.models {
-                if case .string(let m) = model, ms.contains(where: { m.elementsEqual($0.utf8) }) {
-                } else if why == "matches" {
-                    why = "body model \(describe(model)) is not one of \(ms)"
+            if !f.match.matches(path: pathBytes, model: model) {
+                if let p = f.match.pathPrefix, !pathBytes.starts(with: p.utf8) {
+                    why = "path does not start with \(p)"
+                } else {
+                    why = "body model \(describe(model)) is not one of \(f.match.models ?? [])"
                 }
             }
             out +=

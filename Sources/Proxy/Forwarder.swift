@@ -44,7 +44,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private func record(_ outcome: Outcome) {
         guard !recorded else { return }
         recorded = true
-        guard let records, let request = conn.request ?? lastRequest else { return }
+        guard let records, let request = conn.request else { return }
         let line = encoder.served(
             requestId: conn.requestId, method: request.bytes[request.method], path: Router.pathOf(request),
             route: route,
@@ -52,9 +52,6 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             bytesIn: conn.body.count, endNs: Loop.hrtime(), usage: outcome == .ok ? Usage.find(in: responseTail) : nil)
         records.submit(line)
     }
-
-    /// The request of the exchange being recorded (the connection may have moved on).
-    private var lastRequest: RequestHead?
 
     /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
     private var upstreamBody: OutgoingBody { OutgoingBody(bytes: conn.body, splice: route?.splice) }
@@ -68,7 +65,6 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         notes.startNs = Loop.hrtime()
         responseTail.removeAll(keepingCapacity: true)
         recorded = records == nil
-        lastRequest = records == nil ? nil : request
         buildUpstreamHead(request)
         retried = false
         dispatch(fresh: false)

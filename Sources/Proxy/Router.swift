@@ -118,10 +118,6 @@ final class Router {
     }
 
     /// The first key source that has a non-empty value.
-    static func targetingKey(_ rules: RuleSet, _ head: RequestHead, _ facts: BodyFacts) -> Value {
-        keyAndSource(rules, head, facts).key
-    }
-
     /// The targeting key and the index in `rules.keySources` it came from (nil: none had a value).
     /// Output records carry which source was used (and a hash of the value, never the value).
     static func keyAndSource(_ rules: RuleSet, _ head: RequestHead, _ facts: BodyFacts) -> (key: Value, source: Int?) {
@@ -162,7 +158,7 @@ public enum RoutingBench {
             let path = Router.pathOf(request)
             let context = RequestContext(
                 head: request, facts: facts, bodyPaths: rules.bodyPaths,
-                targetingKey: Router.targetingKey(rules, request, facts),
+                targetingKey: Router.keyAndSource(rules, request, facts).key,
                 path: path, bodyBytes: body.count)
             var trace: Trace?
             last = rules.decide(path: path, context: context, trace: &trace)

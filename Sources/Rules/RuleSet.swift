@@ -16,7 +16,7 @@ public struct FlagMatch: Sendable {
     /// Requests whose body `"model"` is one of these aliases (default: any).
     public var models: [String]?
 
-    func matches(path: ArraySlice<UInt8>, model: Value) -> Bool {
+    public func matches(path: ArraySlice<UInt8>, model: Value) -> Bool {
         if let p = pathPrefix, !path.starts(with: p.utf8) { return false }
         if let models {
             guard case .string(let m) = model else { return false }

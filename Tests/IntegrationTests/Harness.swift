@@ -119,6 +119,17 @@ final class Spawned: @unchecked Sendable {
     deinit { stop() }
 }
 
+/// Runs `modelflag ARGS` to completion and returns its exit status and standard output.
+func runBinary(_ args: [String]) throws -> (Int32, String) {
+    let out = NSTemporaryDirectory() + "modelflag-out-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let pid = try Spawned.spawn([Binary.path] + args, stdout: out, stderr: "/dev/null")
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    return ((status >> 8) & 0xff, text)
+}
+
 enum HarnessError: Error, CustomStringConvertible {
     case didNotStart(String, String)
     case io(String)

@@ -123,16 +123,7 @@ import Testing
 
 /// `modelflag records query|stats` over files a real sidecar wrote.
 @Suite(.serialized) struct RecordsCLITests {
-    /// Runs `modelflag ARGS` to completion and returns its exit status and standard output.
-    func run(_ args: [String]) throws -> (Int32, String) {
-        let out = NSTemporaryDirectory() + "modelflag-out-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let pid = try Spawned.spawn([Binary.path] + args, stdout: out, stderr: "/dev/null")
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        return ((status >> 8) & 0xff, text)
-    }
+    func run(_ args: [String]) throws -> (Int32, String) { try runBinary(args) }
 
     @Test func queryAndStatsFilterTheRecords() throws {
         let dir = NSTemporaryDirectory() + "modelflag-cli-\(UUID().uuidString)"
