@@ -31,48 +31,38 @@ enum Content {
         return out
     }
 
-    /// Finds `"stream": true` in a JSON body (a byte scan: good enough for a stand-in).
-    static func wantsStream(_ body: [UInt8]) -> Bool {
-        let key = Array("\"stream\"".utf8)
-        guard body.count >= key.count else { return false }
+    /// Index of the first byte of the value of the first `"key":` in a JSON body, or nil (a byte
+    /// scan: good enough for a stand-in, which only reads `stream` and `model`).
+    static func valueStart(_ key: String, in body: [UInt8]) -> Int? {
+        let k = Array("\"\(key)\"".utf8)
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
         var i = 0
-        while i + key.count <= body.count {
-            if body[i] == key[0] && Array(body[i..<(i + key.count)]) == key {
-                var j = i + key.count
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) {
-                    j += 1
-                }
-                guard j < body.count, body[j] == UInt8(ascii: ":") else { return false }
-                j += 1
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09 || body[j] == 0x0A || body[j] == 0x0D) {
-                    j += 1
-                }
-                return j + 4 <= body.count && Array(body[j..<(j + 4)]) == Array("true".utf8)
-            }
-            i += 1
-        }
-        return false
-    }
-
-    /// The request's top-level `"model"` string (first occurrence; enough for a stand-in to echo).
-    static func requestedModel(_ body: [UInt8]) -> String? {
-        let key = Array("\"model\"".utf8)
-        var i = 0
-        while i + key.count <= body.count {
-            if body[i] == key[0] && Array(body[i..<(i + key.count)]) == key {
-                var j = i + key.count
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09) { j += 1 }
+        while i + k.count <= body.count {
+            if body[i] == k[0] && body[i..<(i + k.count)].elementsEqual(k) {
+                var j = i + k.count
+                while j < body.count && isSpace(body[j]) { j += 1 }
                 guard j < body.count, body[j] == UInt8(ascii: ":") else { return nil }
                 j += 1
-                while j < body.count && (body[j] == 0x20 || body[j] == 0x09) { j += 1 }
-                guard j < body.count, body[j] == UInt8(ascii: "\"") else { return nil }
-                let s = j + 1
-                var e = s
-                while e < body.count && body[e] != UInt8(ascii: "\"") && body[e] != UInt8(ascii: "\\") { e += 1 }
-                return String(decoding: body[s..<e], as: UTF8.self)
+                while j < body.count && isSpace(body[j]) { j += 1 }
+                return j < body.count ? j : nil
             }
             i += 1
         }
         return nil
+    }
+
+    /// Whether the body has `"stream": true`.
+    static func wantsStream(_ body: [UInt8]) -> Bool {
+        guard let j = valueStart("stream", in: body) else { return false }
+        return body[j...].starts(with: "true".utf8)
+    }
+
+    /// The request's top-level `"model"` string (first occurrence; enough for a stand-in to echo).
+    static func requestedModel(_ body: [UInt8]) -> String? {
+        guard let j = valueStart("model", in: body), body[j] == UInt8(ascii: "\"") else { return nil }
+        let s = j + 1
+        var e = s
+        while e < body.count && body[e] != UInt8(ascii: "\"") && body[e] != UInt8(ascii: "\\") { e += 1 }
+        return String(decoding: body[s..<e], as: UTF8.self)
     }
 }

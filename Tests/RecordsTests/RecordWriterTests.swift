@@ -124,33 +124,29 @@ import Testing
 }
 
 @Suite struct RetentionTests {
-    @Test func oldestRotatedFilesGoYoungOnesStay() throws {
+    /// Writes 500 small records through 2 KiB files with the given retention; returns the rotated
+    /// files left and the number of rotations.
+    func rotate(retainFiles: Int, grace: Int) throws -> (left: Int, rotations: Int) {
         let dir = NSTemporaryDirectory() + "modelflag-ret-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var config = RecordConfig(directory: dir)
         config.maxFileBytes = 2048
-        config.retainFiles = 3
-        config.retentionGraceSeconds = 0
+        config.retainFiles = retainFiles
+        config.retentionGraceSeconds = grace
         let w = try RecordWriter(config: config)
         for i in 0..<500 { w.submit(Array(#"{"request_id":"r\#(i)"}"#.utf8)) }
         w.close()
         let rotated = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("records-") }
-        #expect(w.stats.rotations > 3)
-        #expect(rotated.count == 3)
+        return (rotated.count, w.stats.rotations)
+    }
 
+    @Test func oldestRotatedFilesGoYoungOnesStay() throws {
+        let old = try rotate(retainFiles: 3, grace: 0)
+        #expect(old.rotations > 3)
+        #expect(old.left == 3)
         // With a grace period, files that young are never deleted.
-        let dir2 = NSTemporaryDirectory() + "modelflag-ret-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir2, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir2) }
-        var young = RecordConfig(directory: dir2)
-        young.maxFileBytes = 2048
-        young.retainFiles = 1
-        young.retentionGraceSeconds = 60
-        let w2 = try RecordWriter(config: young)
-        for i in 0..<500 { w2.submit(Array(#"{"request_id":"r\#(i)"}"#.utf8)) }
-        w2.close()
-        let kept = try FileManager.default.contentsOfDirectory(atPath: dir2).filter { $0.hasPrefix("records-") }
-        #expect(kept.count == w2.stats.rotations)
+        let young = try rotate(retainFiles: 1, grace: 60)
+        #expect(young.left == young.rotations)
     }
 }
