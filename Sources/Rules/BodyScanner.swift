@@ -125,18 +125,6 @@ struct Walker {
         }
     }
 
-    init(
-        body: [UInt8], p: UnsafeBufferPointer<UInt8>, wanted: [[WantedPart]], wantedDepth: Int, facts: Bool,
-        out: BodyFacts
-    ) {
-        self.body = body
-        self.p = p
-        self.wanted = wanted
-        self.wantedDepth = wantedDepth
-        self.facts = facts
-        self.out = out
-    }
-
     mutating func skipWS() {
         while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
     }
