@@ -23,7 +23,9 @@ let package = Package(
         .executable(name: "modelflag", targets: ["modelflag"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 for record capture (`hash` mode, redaction, targeting-key hashes).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.0"),
     ],
     targets: [
         /// libuv, found through pkg-config (Debian: libuv1-dev).
@@ -44,7 +46,11 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
         .target(
-            name: "Proxy", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"], swiftSettings: hotPath),
+            name: "Proxy",
+            dependencies: [
+                "UVCore", "HTTP1", "HTTPServer", "Rules", "Records", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
         .executableTarget(

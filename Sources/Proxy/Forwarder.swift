@@ -23,21 +23,32 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var route: Route?
     /// Output records, when `--records-dir` is set.
     let records: RecordWriter?
+    /// Shadow copies of this connection's requests go through the worker's dispatcher.
+    let shadows: ShadowDispatcher
     private var notes = ExchangeNotes()
     private var encoder = RecordEncoder()
     private var recorded = true
-    /// The last bytes of the response body (only with records on), where `"usage"` is found.
-    private var responseTail: [UInt8] = []
-    static let tailKeep = 8 * 1024
+    /// What the record keeps of the response (only with records on).
+    private var capture = ResponseCapture()
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
 
-    init(conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?) {
+    init(conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?, shadows: ShadowDispatcher) {
         self.conn = conn
         self.router = router
         self.metrics = metrics
         self.records = records
+        self.shadows = shadows
+    }
+
+    /// The record facts of the current exchange.
+    private func recordInput(_ request: RequestHead, _ outcome: Outcome) -> RecordInput {
+        RecordInput(
+            role: .served, requestId: conn.requestId, method: request.bytes[request.method],
+            path: Router.pathOf(request), route: route, variant: route?.variant ?? -1,
+            upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
+            requestBody: conn.body, endNs: Loop.hrtime())
     }
 
     /// Writes the exchange's output record (once).
@@ -45,12 +56,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         guard !recorded else { return }
         recorded = true
         guard let records, let request = conn.request else { return }
-        let line = encoder.served(
-            requestId: conn.requestId, method: request.bytes[request.method], path: Router.pathOf(request),
-            route: route,
-            upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
-            bytesIn: conn.body.count, endNs: Loop.hrtime(), usage: outcome == .ok ? Usage.find(in: responseTail) : nil)
-        records.submit(line)
+        capture.finish()
+        records.submit(encoder.encode(recordInput(request, outcome), response: &capture))
     }
 
     /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
@@ -63,11 +70,31 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         route = router.route(request, body: conn.body)
         notes = ExchangeNotes()
         notes.startNs = Loop.hrtime()
-        responseTail.removeAll(keepingCapacity: true)
         recorded = records == nil
-        buildUpstreamHead(request)
+        let flag = route.flatMap { r in r.flag.map { r.rules!.flags[$0] } }
+        if records != nil { capture.reset(flag?.capture, answer: flag?.shadow != nil) }
+        buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)
         retried = false
         dispatch(fresh: false)
+        if let flag, let spec = flag.shadow, let route { mirror(request, route, spec) }
+    }
+
+    /// Hands copies to the shadow variants of the flag (after the served request went out).
+    private func mirror(_ request: RequestHead, _ route: Route, _ spec: ShadowSpec) {
+        guard let rules = route.rules, let fi = route.flag, shadows.sampled(spec, bucket: route.shadowBucket) else {
+            return
+        }
+        let flag = rules.flags[fi]
+        for v in spec.variants where v != route.variant {
+            let upstream = flag.variants[v].upstream
+            let body = OutgoingBody(
+                bytes: conn.body, splice: router.splice(upstream: upstream, range: route.modelRange))
+            var head = HeadWriter(capacity: out.bytes.count + 32)
+            buildUpstreamHead(request, into: &head, bodyCount: body.count, shadow: true)
+            shadows.mirror(
+                route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], head: head.bytes, body: body,
+                isHEAD: request.isHEAD, request: recordInput(request, .ok))
+        }
     }
 
     public func connectionWritable(_ conn: ServerConnection) {
@@ -85,7 +112,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     // MARK: Upstream request
 
-    private func buildUpstreamHead(_ request: RequestHead) {
+    /// The upstream request head: the client's fields minus hop-by-hop ones, plus ours. A shadow
+    /// copy also says `X-ModelFlag-Shadow: 1` so the model server and its logs can tell it apart.
+    private func buildUpstreamHead(_ request: RequestHead, into out: inout HeadWriter, bodyCount: Int, shadow: Bool) {
         out.reset()
         request.bytes.withUnsafeBytes { p in
             out.append(UnsafeRawBufferPointer(rebasing: p[request.method]))
@@ -115,10 +144,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         conn.clientAddress.withUnsafeBytes { out.header("X-Forwarded-For", $0) }
         out.append("X-Forwarded-Proto: http\r\n")
         conn.requestId.withUnsafeBytes { out.header("X-Request-Id", $0) }
-        let body = upstreamBody
-        if body.count > 0 || request.framing != .none {
+        if shadow { out.append("X-ModelFlag-Shadow: 1\r\n") }
+        if bodyCount > 0 || request.framing != .none {
             out.append("Content-Length: ")
-            out.appendDecimal(body.count)
+            out.appendDecimal(bodyCount)
             out.crlf()
         }
         out.crlf()
@@ -142,6 +171,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     public func upstreamHead(_ head: ResponseHead, framing: BodyFraming) {
         notes.status = head.status
+        if records != nil { capture.start(head) }
         if framing == .chunked || framing == .untilClose { notes.streamed = true }
         let clientFraming: ResponseFraming
         switch framing {
@@ -183,12 +213,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     public func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
         if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
         notes.bytesOut += bytes.count
-        if records != nil {
-            responseTail.append(contentsOf: bytes)
-            if responseTail.count > 2 * Forwarder.tailKeep {
-                responseTail.removeFirst(responseTail.count - Forwarder.tailKeep)
-            }
-        }
+        if records != nil { capture.feed(bytes) }
         conn.writeBody(bytes)
         if conn.isWriteBlocked { upstream?.pauseReading() }
     }

@@ -39,6 +39,12 @@ public final class Metrics: Sendable {
     public let clientCancelled = Counter()
     /// Request bodies the rules could not inspect: [0] not JSON, [1] over the inspection limit.
     public let bodyUninspected = [Counter(), Counter()]
+    /// Shadow copies sent.
+    public let shadowSent = Counter()
+    /// Shadow copies not sent: [0] in-flight cap, [1] body over the shadow's maxBodyBytes.
+    public let shadowDropped = [Counter(), Counter()]
+    /// Shadow calls ended: [0] ok, [1] upstream_error, [2] timeout, [3] incomplete.
+    public let shadowOutcomes = (0..<4).map { _ in Counter() }
     public let bytesIn = Counter()
     public let bytesOut = Counter()
     /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
@@ -125,6 +131,22 @@ public enum PrometheusText {
         out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"
+        out += "# HELP modelflag_shadow_requests_total Shadow copies sent to candidate variants.\n"
+        out += "# TYPE modelflag_shadow_requests_total counter\n"
+        out += "modelflag_shadow_requests_total \(sum { $0.shadowSent })\n"
+        out += "# HELP modelflag_shadow_dropped_total Shadow copies not sent, by reason.\n"
+        out += "# TYPE modelflag_shadow_dropped_total counter\n"
+        out += "modelflag_shadow_dropped_total{reason=\"in_flight_cap\"} \(sum { $0.shadowDropped[0] })\n"
+        out += "modelflag_shadow_dropped_total{reason=\"body_too_large\"} \(sum { $0.shadowDropped[1] })\n"
+        out += "# HELP modelflag_shadow_responses_total Shadow calls ended, by outcome.\n"
+        out += "# TYPE modelflag_shadow_responses_total counter\n"
+        for (i, label) in ["ok", "upstream_error", "timeout", "incomplete"].enumerated() {
+            out += "modelflag_shadow_responses_total{outcome=\"\(label)\"} \(sum { $0.shadowOutcomes[i] })\n"
+        }
+        let shadowEnded = (0..<4).reduce(0) { acc, i in acc + sum { $0.shadowOutcomes[i] } }
+        out += "# HELP modelflag_shadow_in_flight Shadow calls waiting for their answer.\n"
+        out += "# TYPE modelflag_shadow_in_flight gauge\n"
+        out += "modelflag_shadow_in_flight \(sum { $0.shadowSent } - shadowEnded)\n"
         out += "# HELP modelflag_draining 1 while the process drains after SIGTERM.\n"
         out += "# TYPE modelflag_draining gauge\n"
         out += "modelflag_draining \(draining ? 1 : 0)\n"

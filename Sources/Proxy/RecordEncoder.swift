@@ -9,6 +9,8 @@ enum Outcome: String {
     case timeout
     case clientCancelled = "client_cancelled"
     case incomplete
+    /// A shadow copy that was never sent (in-flight cap, body too large).
+    case dropped
 }
 
 /// What the forwarder notes about one exchange for its output record.
@@ -67,29 +69,54 @@ struct Usage {
     }
 }
 
-/// Builds one served-request record as JSON bytes (no Foundation, one buffer per worker reused).
+/// One record's facts, gathered by the forwarder (served) or a shadow exchange (shadow).
+struct RecordInput {
+    enum Role: String {
+        case served, shadow
+    }
+
+    var role: Role
+    var requestId: [UInt8]
+    var method: ArraySlice<UInt8>
+    var path: ArraySlice<UInt8>
+    /// The routing decision of the client's request (a shadow record carries its served twin's).
+    var route: Route?
+    /// The variant this record is about: the served one, or the shadow's.
+    var variant: Int
+    var upstreamAddress: String
+    var notes: ExchangeNotes
+    var outcome: Outcome
+    var requestBody: [UInt8]
+    var endNs: UInt64
+}
+
+/// Builds one record as JSON bytes (no Foundation; one buffer per exchange owner, reused).
 /// Schema `modelflag.record/v1`, documented field by field in the README; the writer adds `seq`.
 struct RecordEncoder {
     private var buf: [UInt8] = []
 
     init() { buf.reserveCapacity(1024) }
 
-    mutating func served(
-        requestId: [UInt8], method: ArraySlice<UInt8>, path: ArraySlice<UInt8>, route: Route?, upstreamAddress: String,
-        notes: ExchangeNotes, outcome: Outcome, bytesIn: Int, endNs: UInt64, usage: Usage?
-    ) -> [UInt8] {
+    mutating func encode(_ r: RecordInput, response: inout ResponseCapture) -> [UInt8] {
         buf.removeAll(keepingCapacity: true)
+        let route = r.route
         buf.append(contentsOf: "{\"schema\":\"modelflag.record/v1\",\"ts\":\"".utf8)
         Log.appendTimestamp(&buf)
         buf.append(contentsOf: "\",\"request_id\":".utf8)
-        JSONText.appendString(&buf, requestId)
-        buf.append(contentsOf: ",\"role\":\"served\",\"flag\":".utf8)
+        JSONText.appendString(&buf, r.requestId)
+        buf.append(contentsOf: ",\"role\":\"\(r.role.rawValue)\",\"flag\":".utf8)
+        var flag: Flag?
         if let route, let rules = route.rules, let fi = route.flag {
-            let flag = rules.flags[fi]
-            let upstream = rules.upstreams[flag.variants[route.variant].upstream]
-            JSONText.appendString(&buf, flag.key.utf8)
+            let f = rules.flags[fi]
+            flag = f
+            let upstream = rules.upstreams[f.variants[r.variant].upstream]
+            JSONText.appendString(&buf, f.key.utf8)
             buf.append(contentsOf: ",\"variant\":".utf8)
-            JSONText.appendString(&buf, flag.variants[route.variant].name.utf8)
+            JSONText.appendString(&buf, f.variants[r.variant].name.utf8)
+            if r.role == .shadow {
+                buf.append(contentsOf: ",\"served_variant\":".utf8)
+                JSONText.appendString(&buf, f.variants[route.variant].name.utf8)
+            }
             buf.append(contentsOf: ",\"model_version\":".utf8)
             JSONText.appendString(&buf, upstream.modelVersion.utf8)
             buf.append(contentsOf: ",\"upstream\":".utf8)
@@ -102,7 +129,7 @@ struct RecordEncoder {
             JSONText.appendString(&buf, upstream.name.utf8)
         } else {
             buf.append(contentsOf: "null,\"variant\":null,\"model_version\":null,\"upstream\":".utf8)
-            JSONText.appendString(&buf, upstreamAddress.utf8)
+            JSONText.appendString(&buf, r.upstreamAddress.utf8)
         }
         buf.append(contentsOf: ",\"rules_revision\":".utf8)
         if let rules = route?.rules {
@@ -113,33 +140,119 @@ struct RecordEncoder {
         buf.append(contentsOf: ",\"targeting_key_source\":".utf8)
         if let rules = route?.rules, let source = route?.keySource {
             JSONText.appendString(&buf, rules.keySources[source].description.utf8)
+            buf.append(contentsOf: ",\"targeting_key_hash\":\"".utf8)
+            appendHex64(route?.keyHash ?? 0)
+            buf.append(UInt8(ascii: "\""))
+        } else {
+            buf.append(contentsOf: "null,\"targeting_key_hash\":null".utf8)
+        }
+        buf.append(contentsOf: ",\"segments\":[".utf8)
+        if let flag, let mask = route?.segments, mask != 0 {
+            var first = true
+            for (i, seg) in flag.segments.enumerated() where i < 64 && mask & (1 << UInt64(i)) != 0 {
+                if !first { buf.append(UInt8(ascii: ",")) }
+                first = false
+                JSONText.appendString(&buf, seg.name.utf8)
+            }
+        }
+        buf.append(UInt8(ascii: "]"))
+        buf.append(contentsOf: ",\"method\":".utf8)
+        JSONText.appendString(&buf, r.method)
+        buf.append(contentsOf: ",\"path\":".utf8)
+        JSONText.appendString(&buf, r.path)
+        let notes = r.notes
+        buf.append(contentsOf: ",\"status\":\(notes.status),\"outcome\":\"\(r.outcome.rawValue)\"".utf8)
+        buf.append(contentsOf: ",\"latency_ms\":".utf8)
+        if notes.startNs != 0 && r.endNs >= notes.startNs {
+            appendMillis(r.endNs - notes.startNs)
         } else {
             buf.append(contentsOf: "null".utf8)
         }
-        buf.append(contentsOf: ",\"method\":".utf8)
-        JSONText.appendString(&buf, method)
-        buf.append(contentsOf: ",\"path\":".utf8)
-        JSONText.appendString(&buf, path)
-        buf.append(contentsOf: ",\"status\":\(notes.status),\"outcome\":\"\(outcome.rawValue)\"".utf8)
-        buf.append(contentsOf: ",\"latency_ms\":".utf8)
-        appendMillis(endNs - notes.startNs)
         buf.append(contentsOf: ",\"ttft_ms\":".utf8)
         if notes.streamed && notes.firstByteNs != 0 {
             appendMillis(notes.firstByteNs - notes.startNs)
         } else {
             buf.append(contentsOf: "null".utf8)
         }
-        buf.append(contentsOf: ",\"bytes_in\":\(bytesIn),\"bytes_out\":\(notes.bytesOut),\"usage\":".utf8)
-        if let usage {
+        buf.append(contentsOf: ",\"bytes_in\":\(r.requestBody.count),\"bytes_out\":\(notes.bytesOut),\"usage\":".utf8)
+        if r.outcome == .ok, let usage = Usage.find(in: response.tail) {
             func n(_ v: Int?) -> String { v.map(String.init) ?? "null" }
             buf.append(
                 contentsOf:
-                    "{\"prompt_tokens\":\(n(usage.prompt)),\"completion_tokens\":\(n(usage.completion)),\"total_tokens\":\(n(usage.total))}}"
+                    "{\"prompt_tokens\":\(n(usage.prompt)),\"completion_tokens\":\(n(usage.completion)),\"total_tokens\":\(n(usage.total))}"
                     .utf8)
         } else {
-            buf.append(contentsOf: "null}".utf8)
+            buf.append(contentsOf: "null".utf8)
         }
+        let answer = response.answer
+        if response.wantsAnswer {
+            buf.append(contentsOf: ",\"finish_reason\":".utf8)
+            if let f = answer.finishReason {
+                JSONText.appendString(&buf, f)
+            } else {
+                buf.append(contentsOf: "null".utf8)
+            }
+            buf.append(contentsOf: ",\"events\":".utf8)
+            buf.append(contentsOf: (answer.isSSE ? String(answer.events) : "null").utf8)
+        }
+        buf.append(contentsOf: ",\"capture\":\"\(response.mode.rawValue)\"".utf8)
+        switch response.mode {
+        case .none:
+            break
+        case .hash:
+            buf.append(contentsOf: ",\"request\":{\"sha256\":\"".utf8)
+            r.requestBody.withUnsafeBytes { Digest.sha256Hex($0, into: &buf) }
+            buf.append(contentsOf: "\"},\"response\":{\"sha256\":\"".utf8)
+            response.digestHex(into: &buf)
+            buf.append(contentsOf: "\",\"text_sha256\":\"".utf8)
+            answer.text.withUnsafeBytes { Digest.sha256Hex($0, into: &buf) }
+            buf.append(contentsOf: "\"}".utf8)
+        case .full:
+            let cap = response.cap
+            buf.append(contentsOf: ",\"request\":{".utf8)
+            appendRequestBody(r.requestBody, flag: flag, cap: cap)
+            buf.append(contentsOf: "},\"response\":{\"body\":".utf8)
+            let cut = response.prefix.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
+            buf.append(contentsOf: ",\"truncated\":\(cut || response.total > response.prefix.count)".utf8)
+            buf.append(contentsOf: ",\"text\":".utf8)
+            let textCut = answer.text.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
+            buf.append(contentsOf: ",\"text_truncated\":\(textCut || answer.truncated)}".utf8)
+        }
+        buf.append(UInt8(ascii: "}"))
         return buf
+    }
+
+    /// `"body":"…","truncated":…` for the request, with the flag's `redact` fields hashed. A body
+    /// that cannot be redacted (not JSON) is stored as its hash only, never in clear.
+    private mutating func appendRequestBody(_ body: [UInt8], flag: Flag?, cap: Int) {
+        let redact = flag?.capture.redact ?? []
+        body.withUnsafeBytes { raw in
+            if redact.isEmpty {
+                buf.append(contentsOf: "\"body\":".utf8)
+                let cut = CaptureText.appendString(&buf, raw, cap: cap)
+                buf.append(contentsOf: ",\"truncated\":\(cut)".utf8)
+                return
+            }
+            guard let redacted = Redactor(paths: redact).redact(raw) else {
+                buf.append(contentsOf: "\"body\":null,\"redaction\":\"failed\",\"sha256\":\"".utf8)
+                Digest.sha256Hex(raw, into: &buf)
+                buf.append(UInt8(ascii: "\""))
+                return
+            }
+            buf.append(contentsOf: "\"body\":".utf8)
+            let cut = redacted.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
+            buf.append(contentsOf: ",\"truncated\":\(cut),\"redacted\":true".utf8)
+        }
+    }
+
+    private mutating func appendHex64(_ v: UInt64) {
+        let hex = Array("0123456789abcdef".utf8)
+        var shift: UInt64 = 60
+        while true {
+            buf.append(hex[Int((v >> shift) & 15)])
+            if shift == 0 { break }
+            shift -= 4
+        }
     }
 
     /// Milliseconds with three decimals, from nanoseconds.

@@ -1,3 +1,4 @@
+import Crypto
 import HTTP1
 import HTTPServer
 import Rules
@@ -14,6 +15,14 @@ struct Route {
     let splice: (range: Range<Int>, replacement: [UInt8])?
     /// Which `targetingKey` source supplied the key (index into `rules.keySources`), for records.
     let keySource: Int?
+    /// Records only: the first 64 bits of SHA-256 of the key (records never carry the key itself).
+    var keyHash: UInt64 = 0
+    /// Records only: bit i set when `flag.segments[i]` matched the request.
+    var segments: UInt64 = 0
+    /// Where the body's `"model"` string sits (a shadow upstream may rewrite it too).
+    var modelRange: Range<Int>?
+    /// The request's sticky shadow-sample bucket (flags with `shadow` and a targeting key only).
+    var shadowBucket: UInt32?
 }
 
 /// Per worker: the rules in force and one connection pool per upstream address.
@@ -27,11 +36,16 @@ final class Router {
     private(set) var rules: RuleSet?
     private var pools: [UpstreamPool] = []
     private var poolsByAddress: [String: UpstreamPool] = [:]
+    /// Shadow traffic has pools of its own: a slow candidate never holds a served request's socket.
+    private(set) var shadowPools: [UpstreamPool] = []
+    private var shadowPoolsByAddress: [String: UpstreamPool] = [:]
     private var scanner: BodyScanner?
     /// Per upstream of the rules: its `model` as JSON string content (escaped), when it rewrites.
     private var modelBytes: [[UInt8]?] = []
 
     let flagCounters: FlagCounters
+    /// Output records are on: routes also carry the key hash and the matched segments.
+    var recordDetails = false
     /// flag × variant × reason (`FlagCounters.reasons` order) for the installed rules.
     private var counterTable: [[[Counter]]] = []
 
@@ -43,19 +57,27 @@ final class Router {
         pools = [pool(for: base.address)]
     }
 
-    private func pool(for address: SocketAddress) -> UpstreamPool {
+    private func pool(for address: SocketAddress, shadow: Bool = false) -> UpstreamPool {
         let key = address.description
-        if let p = poolsByAddress[key] { return p }
+        if let p = shadow ? shadowPoolsByAddress[key] : poolsByAddress[key] { return p }
         var config = base
         config.address = address
         let p = UpstreamPool(loop: loop, config: config, metrics: metrics)
-        poolsByAddress[key] = p
+        if shadow { shadowPoolsByAddress[key] = p } else { poolsByAddress[key] = p }
         return p
+    }
+
+    /// The `"model"` rewrite for a request sent to `upstream` (nil: the body goes as it is).
+    func splice(upstream: Int, range: Range<Int>?) -> (range: Range<Int>, replacement: [UInt8])? {
+        guard let range, let model = modelBytes[upstream] else { return nil }
+        return (range, model)
     }
 
     /// Makes `update` the rules for new requests (addresses were resolved off the loop).
     func install(_ update: RulesUpdate) {
         pools = update.addresses.map { pool(for: $0) }
+        shadowPools =
+            update.rules.flags.contains { $0.shadow != nil } ? update.addresses.map { pool(for: $0, shadow: true) } : []
         modelBytes = update.rules.upstreams.map { u in
             u.model.map { m in
                 var escaped: [UInt8] = []
@@ -106,9 +128,36 @@ final class Router {
         if let model = modelBytes[d.upstream], let range = facts.modelRange {
             splice = (range, model)
         }
-        return Route(
+        var route = Route(
             pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
             keySource: keySource)
+        route.modelRange = facts.modelRange
+        if let f = d.flag, rules.flags[f].shadow != nil, case .string(let k) = key {
+            var h = Murmur3(seed: Router.shadowSeed)
+            h.add(rules.flags[f].keyBytes)
+            h.add(k)
+            route.shadowBucket = h.finalize()
+        }
+        if recordDetails {
+            if case .string(let k) = key { route.keyHash = Router.keyHash(k) }
+            if let f = d.flag {
+                for (i, seg) in rules.flags[f].segments.prefix(64).enumerated() {
+                    var ev = Evaluator(context: context, flagKey: rules.flags[f].keyBytes)
+                    if ev.eval(seg.rule).truthy { route.segments |= 1 << UInt64(i) }
+                }
+            }
+        }
+        return route
+    }
+
+    /// Seed of the shadow-sample hash ("SHDW"): independent of `fractional` (seed 0), so being in
+    /// the shadow sample says nothing about which side of a split a user is on.
+    static let shadowSeed: UInt32 = 0x5348_4457
+
+    static func keyHash(_ key: ArraySlice<UInt8>) -> UInt64 {
+        key.withUnsafeBytes { p in
+            SHA256.hash(data: p).withUnsafeBytes { d in d.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        }
     }
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
@@ -136,6 +185,7 @@ final class Router {
 
     func closeIdle() {
         for p in poolsByAddress.values { p.closeIdle() }
+        for p in shadowPoolsByAddress.values { p.closeIdle() }
     }
 }
 

@@ -38,6 +38,7 @@ final class Worker {
     let loop: Loop
     let server: Server
     let router: Router
+    let shadows: ShadowDispatcher
     private var drainTimer: Timer?
     private var observer: MetricsObserver
     var onFinished: (() -> Void)?
@@ -64,12 +65,15 @@ final class Worker {
             router.install(update)
             rulesGeneration = shared.rules.gen
         }
+        router.recordDetails = records != nil
         self.router = router
+        let shadows = ShadowDispatcher(loop: loop, metrics: metrics, records: records)
+        self.shadows = shadows
         observer = MetricsObserver(metrics)
         server = try Server(
             loop: loop, name: "proxy", address: address, reusePort: options.workers > 1, config: options.server
         ) { conn in
-            Forwarder(conn: conn, router: router, metrics: metrics, records: records)
+            Forwarder(conn: conn, router: router, metrics: metrics, records: records, shadows: shadows)
         }
         server.observer = observer
     }
@@ -88,6 +92,8 @@ final class Worker {
     private func finish() {
         drainTimer?.close()
         drainTimer = nil
+        // Shadow calls still running are cut (recorded `incomplete`): they must not hold up exit.
+        shadows.cancelAll()
         router.closeIdle()
         let cb = onFinished
         onFinished = nil

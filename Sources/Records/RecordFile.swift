@@ -94,4 +94,14 @@ enum RecordFile {
             }
         }
     }
+
+    /// `mkdir -p` (mode 0755): a missing records directory is created, as users expect of
+    /// `--records-dir`. Errors surface when the file is opened.
+    static func makeDirectories(_ path: String) {
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+            prefix += prefix.isEmpty && part.isEmpty ? "/" : (prefix.isEmpty || prefix == "/" ? "" : "/") + part
+            if !prefix.isEmpty && prefix != "/" { mkdir(prefix, 0o755) }
+        }
+    }
 }

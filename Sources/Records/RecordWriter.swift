@@ -70,6 +70,7 @@ public final class RecordWriter: @unchecked Sendable {
         self.faultInjector = faultInjector
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&cond, nil)
+        RecordFile.makeDirectories(config.directory)
         stats.tornBytesAtomic.store(RecordFile.repair(config.activePath), ordering: .relaxed)
         fd = RecordFile.openAppend(config.activePath)
         guard fd >= 0 else { throw OpenError.cannotOpen(config.activePath, errno) }

@@ -22,3 +22,33 @@ public indirect enum Expr: Sendable {
         case eq = "==", ne = "!=", strictEq = "===", strictNe = "!==", lt = "<", le = "<=", gt = ">", ge = ">="
     }
 }
+
+extension Expr {
+    /// The named segments referenced anywhere in this rule (nested ones included), each once, in
+    /// the order they first appear.
+    public func segmentsReferenced() -> [(name: String, rule: Expr)] {
+        var out: [(name: String, rule: Expr)] = []
+        func walk(_ e: Expr) {
+            switch e {
+            case .literal: break
+            case .variable(_, let fallback): if let fallback { walk(fallback) }
+            case .ifChain(let xs), .and(let xs), .or(let xs), .compare(_, let xs), .cat(let xs): xs.forEach(walk)
+            case .not(let x), .truthy(let x): walk(x)
+            case .contains(let a, let b), .startsWith(let a, let b), .endsWith(let a, let b), .semver(let a, _, let b):
+                walk(a)
+                walk(b)
+            case .fractional(let by, let buckets):
+                if let by { walk(by) }
+                for b in buckets {
+                    walk(b.variant)
+                    walk(b.weight)
+                }
+            case .segment(let name, let rule):
+                if !out.contains(where: { $0.name == name }) { out.append((name, rule)) }
+                walk(rule)
+            }
+        }
+        walk(self)
+        return out
+    }
+}

@@ -212,10 +212,9 @@ struct Validator {
             fail(node, p, "a flag is an object with state, variants, defaultVariant and optional targeting")
             return nil
         }
-        for (k, v) in obj where !["state", "variants", "defaultVariant", "targeting", "match", "metadata"].contains(k) {
-            fail(
-                v, "\(p).\(k)",
-                "unknown flag key '\(k)' (allowed: state, variants, defaultVariant, targeting, match, metadata)")
+        let allowed = ["state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "metadata"]
+        for (k, v) in obj where !allowed.contains(k) {
+            fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
         }
         var enabled = true
         switch node["state"]?.string {
@@ -280,9 +279,119 @@ struct Validator {
             }
         }
         guard !variants.isEmpty else { return nil }
+        let shadow = node["shadow"].flatMap { buildShadow($0, "\(p).shadow", variants) }
+        let capture = node["records"].map { buildCapture($0, "\(p).records") } ?? CaptureSpec()
         return Flag(
             key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant,
-            targeting: targeting, match: match)
+            targeting: targeting, match: match, shadow: shadow, capture: capture,
+            segments: targeting.map { $0.segmentsReferenced() } ?? [])
+    }
+
+    private mutating func buildShadow(
+        _ node: JSONNode, _ p: String, _ variants: [(name: String, upstream: Int)]
+    ) -> ShadowSpec? {
+        guard let obj = node.object else {
+            fail(node, p, "shadow is an object: {\"variants\": [\"candidate\"], \"percentage\": 100}")
+            return nil
+        }
+        var spec = ShadowSpec(variants: [])
+        for (k, v) in obj {
+            switch k {
+            case "variants":
+                let items = v.array ?? [v]
+                for item in items {
+                    if let name = item.string, let i = variants.firstIndex(where: { $0.name == name }) {
+                        if !spec.variants.contains(i) { spec.variants.append(i) }
+                    } else {
+                        fail(
+                            item, "\(p).variants",
+                            "a shadow variant names one of the flag's variants (\(variants.map(\.name).joined(separator: ", ")))"
+                        )
+                    }
+                }
+            case "percentage":
+                if let n = v.number, n >= 0, n <= 100 {
+                    spec.percentage = n
+                } else {
+                    fail(v, "\(p).percentage", "a number from 0 to 100")
+                }
+            case "sampleBy":
+                if let s = v.string, let by = ShadowSpec.SampleBy(rawValue: s) {
+                    spec.sampleBy = by
+                } else {
+                    fail(v, "\(p).sampleBy", "\"targetingKey\" (sticky) or \"random\"")
+                }
+            case "maxInFlight":
+                if let n = positiveInt(v) {
+                    spec.maxInFlight = n
+                } else {
+                    fail(v, "\(p).maxInFlight", "a positive integer")
+                }
+            case "timeoutMs":
+                if let n = positiveInt(v) {
+                    spec.timeoutMs = UInt64(n)
+                } else {
+                    fail(v, "\(p).timeoutMs", "a positive number of milliseconds")
+                }
+            case "maxBodyBytes":
+                if let n = positiveInt(v) {
+                    spec.maxBodyBytes = n
+                } else {
+                    fail(v, "\(p).maxBodyBytes", "a positive integer")
+                }
+            default:
+                fail(
+                    v, "\(p).\(k)",
+                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes)"
+                )
+            }
+        }
+        if spec.variants.isEmpty {
+            fail(node["variants"] ?? node, "\(p).variants", "shadow needs at least one variant to mirror to")
+            return nil
+        }
+        return spec
+    }
+
+    private mutating func buildCapture(_ node: JSONNode, _ p: String) -> CaptureSpec {
+        var spec = CaptureSpec()
+        guard let obj = node.object else {
+            fail(node, p, "records is an object: {\"capture\": \"none\" | \"hash\" | \"full\"}")
+            return spec
+        }
+        for (k, v) in obj {
+            switch k {
+            case "capture":
+                if let s = v.string, let m = CaptureSpec.Mode(rawValue: s) {
+                    spec.mode = m
+                } else {
+                    fail(v, "\(p).capture", "\"none\" (default), \"hash\" or \"full\"")
+                }
+            case "maxBodyBytes":
+                if let n = positiveInt(v) {
+                    spec.maxBodyBytes = n
+                } else {
+                    fail(v, "\(p).maxBodyBytes", "a positive integer")
+                }
+            case "redact":
+                for item in v.array ?? [v] {
+                    let parts = item.string?.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                    if let parts, !parts.isEmpty, !parts.contains(where: \.isEmpty) {
+                        spec.redact.append(parts)
+                    } else {
+                        fail(item, "\(p).redact", "a JSON field path such as \"user\" or \"messages.content\"")
+                    }
+                }
+            default:
+                fail(v, "\(p).\(k)", "unknown records key '\(k)' (allowed: capture, maxBodyBytes, redact)")
+            }
+        }
+        return spec
+    }
+
+    private func positiveInt(_ node: JSONNode) -> Int? {
+        guard let n = node.number, n >= 1, n == n.rounded(), n < 1e15 else { return nil }
+        return Int(n)
     }
 
     static func isHostPort(_ s: String) -> Bool {

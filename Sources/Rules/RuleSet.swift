@@ -36,6 +36,13 @@ public struct Flag: Sendable {
     public var defaultVariant: Int
     public var targeting: Expr?
     public var match: FlagMatch
+    /// Mirroring to candidate variants, if any.
+    public var shadow: ShadowSpec?
+    /// What records keep of bodies.
+    public var capture: CaptureSpec
+    /// The `$evaluators` segments this flag's targeting references, in first-use order: records
+    /// and statistics name the ones a request matched.
+    public var segments: [(name: String, rule: Expr)]
 }
 
 /// Where the targeting key comes from, tried in order.
