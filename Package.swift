@@ -74,6 +74,9 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
         .testTarget(name: "RecordsTests", dependencies: ["Records"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", swiftSettings: strict),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HTTP1", "Rules"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
     ]
 )

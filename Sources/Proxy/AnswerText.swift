@@ -8,6 +8,7 @@ import HTTP1
 /// line or a JSON body by `maxPending` (beyond it the answer is marked truncated).
 struct AnswerText {
     private(set) var text: [UInt8] = []
+    /// Some of the answer is missing from `text` (over `cap`, or an SSE line over `maxPending`).
     private(set) var truncated = false
     /// `data:` events other than `[DONE]` (SSE only).
     private(set) var events = 0
@@ -15,6 +16,8 @@ struct AnswerText {
     private(set) var isSSE = false
     private var pending: [UInt8] = []
     private var overflowed = false
+    /// The text reached `cap` (later content is not kept).
+    private var textFull = false
     let cap: Int
     static let maxPending = 256 * 1024
 
@@ -25,6 +28,7 @@ struct AnswerText {
         text.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
         truncated = false
+        textFull = false
         overflowed = false
         events = 0
         finishReason = nil
@@ -104,10 +108,11 @@ struct AnswerText {
     }
 
     private mutating func append(_ escaped: UnsafeRawBufferPointer) {
-        guard !truncated else { return }
+        guard !textFull else { return }
         let s = AnswerText.unescape(escaped)
         if text.count + s.count > cap {
             text.append(contentsOf: s.prefix(cap - text.count))
+            textFull = true
             truncated = true
         } else {
             text.append(contentsOf: s)

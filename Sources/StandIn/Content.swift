@@ -65,4 +65,14 @@ enum Content {
         while e < body.count && body[e] != UInt8(ascii: "\"") && body[e] != UInt8(ascii: "\\") { e += 1 }
         return String(decoding: body[s..<e], as: UTF8.self)
     }
+
+    /// FNV-1a 64 of the body, hex: lets tests compare the bytes two upstreams received.
+    static func fnv64Hex(_ body: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in body {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        return String(h, radix: 16)
+    }
 }

@@ -56,12 +56,14 @@ public final class StandInHandler: ConnectionHandler {
             let words = Content.words(seed: seed, count: 12 + Int(seed % 20))
             let id = "chatcmpl-" + String(seed, radix: 16)
             let promptTokens = max(1, conn.body.count / 4)
-            let requested = Content.requestedModel(conn.body)
+            let echo = Echo(
+                requestedModel: Content.requestedModel(conn.body), bodyHash: Content.fnv64Hex(conn.body),
+                shadow: request.value(of: "x-modelflag-shadow") == "1")
             after(latency, on: conn) { [self] in
                 if stream {
                     startStream(conn, id: id, words: words)
                 } else {
-                    respondJSON(conn, id: id, words: words, promptTokens: promptTokens, requested: requested)
+                    respondJSON(conn, id: id, words: words, promptTokens: promptTokens, echo: echo)
                 }
             }
         case ("GET", "/v1/models"):
@@ -87,9 +89,15 @@ public final class StandInHandler: ConnectionHandler {
         timer?.start(ms: ms)
     }
 
-    private func respondJSON(
-        _ conn: ServerConnection, id: String, words: [String], promptTokens: Int, requested: String?
-    ) {
+    /// What a JSON answer reports about the request it got, so tests can check what the proxy sent:
+    /// the `"model"` it asked for, an FNV-1a hash of the body bytes, and whether it was a shadow copy.
+    struct Echo {
+        var requestedModel: String?
+        var bodyHash: String
+        var shadow: Bool
+    }
+
+    private func respondJSON(_ conn: ServerConnection, id: String, words: [String], promptTokens: Int, echo: Echo) {
         let text = words.joined(separator: " ")
         let created = Int(time(nil))
         let body =
@@ -97,7 +105,8 @@ public final class StandInHandler: ConnectionHandler {
             + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(text)\"},\"finish_reason\":\"stop\"}],"
             + "\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(words.count),\"total_tokens\":\(promptTokens + words.count)},"
             + "\"confidence\":\(options.confidence)"
-            + (requested.map { ",\"requested_model\":\"\($0)\"" } ?? "") + "}\n"
+            + (echo.requestedModel.map { ",\"requested_model\":\"\($0)\"" } ?? "")
+            + ",\"request_hash\":\"\(echo.bodyHash)\",\"shadow\":\(echo.shadow)}\n"
         send(conn, 200, "application/json", body)
     }
 

@@ -1,0 +1,361 @@
+import Crypto
+import Foundation
+import Testing
+
+/// Shadow mode with the real binary (reliability cases D37–D41): a stable stand-in serves, a
+/// candidate gets copies; records pair them by request id.
+@Suite(.serialized) struct ShadowTests {
+    final class ShadowFleet: @unchecked Sendable {
+        let stable: Spawned
+        let candidate: Spawned?
+        let proxy: Spawned
+        let rulesPath: String
+        let recordsDir: String
+
+        /// `candidatePort`: send shadows there instead of a candidate stand-in (a dead or blackholed port).
+        init(
+            shadow: String = #"{"variants": ["candidate"]}"#, records: String = #"{"capture": "none"}"#,
+            candidatePort: UInt16? = nil, candidateArgs: [String] = [], rewriteModels: Bool = false,
+            proxyArgs: [String] = []
+        ) throws {
+            stable = try Spawned(
+                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
+            if candidatePort == nil {
+                candidate = try Spawned(
+                    ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2", "--faults"] + candidateArgs,
+                    roles: ["stand-in"])
+            } else {
+                candidate = nil
+            }
+            let cport = candidatePort ?? candidate!.port("stand-in")
+            let models =
+                rewriteModels ? (#", "model": "chat-stable""#, #", "model": "chat-candidate""#) : ("", "")
+            let rules = """
+                {
+                  "upstreams": {
+                    "stable": {"address": "127.0.0.1:\(stable.port("stand-in"))", "modelVersion": "v1"\(models.0)},
+                    "candidate": {"address": "127.0.0.1:\(cport)", "modelVersion": "v2"\(models.1)}
+                  },
+                  "defaultUpstream": "stable",
+                  "$evaluators": {"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}},
+                  "flags": {"chat": {
+                    "state": "ENABLED",
+                    "variants": {"stable": "stable", "candidate": "candidate"},
+                    "defaultVariant": "stable",
+                    "targeting": {"if": [{"$ref": "faq"}, "stable", "stable"]},
+                    "shadow": \(shadow),
+                    "records": \(records)
+                  }}
+                }
+                """
+            rulesPath = NSTemporaryDirectory() + "modelflag-shadow-\(UUID().uuidString).json"
+            try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+            recordsDir = NSTemporaryDirectory() + "modelflag-shadow-recs-\(UUID().uuidString)"
+            proxy = try Spawned(
+                [
+                    "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", rulesPath, "--records-dir",
+                    recordsDir,
+                ] + proxyArgs, roles: ["proxy", "admin"])
+        }
+
+        var port: UInt16 { proxy.port("proxy") }
+
+        func metric(_ prefix: String) throws -> Double {
+            let r = try Client(port: proxy.port("admin")).request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+            for line in r.bodyText.split(separator: "\n") where line.hasPrefix(prefix + " ") {
+                return Double(line.split(separator: " ").last ?? "") ?? -1
+            }
+            throw HarnessError.io("metric \(prefix) not found")
+        }
+
+        /// Stops the proxy (records flushed) and returns every record.
+        func stopAndReadRecords() throws -> [[String: Any]] {
+            proxy.signal(SIGTERM)
+            #expect(proxy.wait(timeout: 15) == 0, "proxy log:\n\(proxy.log)")
+            return try RecordsIntegrationTests().readRecords(recordsDir)
+        }
+
+        deinit {
+            proxy.stop()
+            stable.stop()
+            candidate?.stop()
+            try? FileManager.default.removeItem(atPath: rulesPath)
+            try? FileManager.default.removeItem(atPath: recordsDir)
+        }
+    }
+
+    static func body(_ i: Int, stream: Bool = false) -> String {
+        #"{"model":"chat","user":"u\#(i)","stream":\#(stream),"metadata":{"intent":"\#(i % 3 == 0 ? "faq" : "chat")"},"messages":[{"role":"user","content":"question \#(i)"}]}"#
+    }
+
+    /// N requests at 100 %: exactly N served and N shadow records, paired by request id; the
+    /// shadow got the same body bytes, marked as a shadow; clients only ever see the stable model.
+    @Test func everyRequestHasAServedAndAShadowRecordPairedById() throws {
+        let fleet = try ShadowFleet(records: #"{"capture": "full"}"#)
+        let c = try Client(port: fleet.port)
+        let n = 120
+        for i in 0..<n {
+            let r = try c.request(chatRequest(Self.body(i, stream: i % 10 == 0), extra: "X-Request-Id: r-\(i)\r\n"))
+            #expect(r.status == 200)
+            #expect(!r.bodyText.contains("candidate-v2"))
+            #expect(!r.bodyText.contains("\"shadow\":true"))
+        }
+        usleep(300_000)  // shadow answers arrive after the served ones
+        #expect(try fleet.metric("modelflag_shadow_requests_total") == Double(n))
+        let records = try fleet.stopAndReadRecords()
+        let served = records.filter { $0["role"] as? String == "served" }
+        let shadow = records.filter { $0["role"] as? String == "shadow" }
+        #expect(served.count == n)
+        #expect(shadow.count == n)
+        let shadowById = Dictionary(shadow.map { ($0["request_id"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(shadowById.count == n)
+        for s in served {
+            let id = s["request_id"] as! String
+            let twin = try #require(shadowById[id])
+            #expect(twin["variant"] as? String == "candidate")
+            #expect(twin["served_variant"] as? String == "stable")
+            #expect(twin["model_version"] as? String == "v2")
+            #expect(twin["outcome"] as? String == "ok")
+            #expect(s["variant"] as? String == "stable")
+            #expect(twin["segments"] as? [String] == s["segments"] as? [String])
+            let servedResponse = (s["response"] as? [String: Any])?["body"] as? String ?? ""
+            let shadowResponse = (twin["response"] as? [String: Any])?["body"] as? String ?? ""
+            if (s["events"] as? Int) == nil {
+                // The stand-ins echo an FNV hash of the body they received, and whether it was a shadow.
+                func echoed(_ body: String, _ key: String) -> String? {
+                    guard let r = body.range(of: "\"\(key)\":") else { return nil }
+                    return String(body[r.upperBound...].prefix { $0 != "," && $0 != "}" })
+                }
+                #expect(echoed(servedResponse, "request_hash") != nil)
+                #expect(echoed(servedResponse, "request_hash") == echoed(shadowResponse, "request_hash"))
+                #expect(echoed(shadowResponse, "shadow") == "true")
+                #expect(echoed(servedResponse, "shadow") == "false")
+                #expect(shadowResponse.contains("candidate-v2"))
+            }
+        }
+        let faq = served.filter { ($0["segments"] as? [String]) == ["faq"] }
+        #expect(faq.count == n / 3)
+    }
+
+    /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,
+    /// nor the next request on the same connection.
+    @Test(arguments: ["refused", "blackhole", "delay=10000", "hang", "reset"])
+    func aBadShadowNeverDelaysThePrimary(_ fault: String) throws {
+        var blackhole: Blackhole?
+        var port: UInt16?
+        if fault == "refused" {
+            port = try Blackhole.freePort()
+        } else if fault == "blackhole" {
+            blackhole = try Blackhole()
+            port = blackhole!.port
+        }
+        let fleet = try ShadowFleet(
+            shadow: #"{"variants": ["candidate"], "timeoutMs": 1500, "maxInFlight": 1000}"#, candidatePort: port)
+        let c = try Client(port: fleet.port)
+        let start = Date()
+        let n = 40
+        for i in 0..<n {
+            let extra = port == nil ? "X-StandIn-Fault: \(fault)\r\n" : ""
+            let r = try c.request(chatRequest(Self.body(i), extra: extra + "X-Request-Id: f-\(i)\r\n"))
+            #expect(r.status == 200)
+            #expect(r.bodyText.contains("stable-v1"))
+        }
+        // 40 requests waiting for a stalled shadow would take minutes; unhindered they take well
+        // under a second. The bound only separates those two worlds, it is not a latency figure.
+        #expect(Date().timeIntervalSince(start) < 8)
+        usleep(2_000_000)  // every shadow has ended by its 1.5 s timeout
+        #expect(try fleet.metric("modelflag_shadow_in_flight") == 0)
+        let records = try fleet.stopAndReadRecords()
+        let shadows = records.filter { $0["role"] as? String == "shadow" }
+        #expect(shadows.count == n)
+        let expected: Set<String> = fault == "reset" || fault == "refused" ? ["upstream_error"] : ["timeout"]
+        #expect(Set(shadows.compactMap { $0["outcome"] as? String }) == expected)
+        #expect(records.filter { $0["role"] as? String == "served" && $0["outcome"] as? String == "ok" }.count == n)
+        _ = blackhole
+    }
+
+    /// D39: at the in-flight cap new copies are dropped, counted and recorded, never queued.
+    @Test func copiesOverTheInFlightCapAreDropped() throws {
+        let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "maxInFlight": 5, "timeoutMs": 60000}"#)
+        let c = try Client(port: fleet.port)
+        for i in 0..<30 {
+            #expect(try c.request(chatRequest(Self.body(i), extra: "X-StandIn-Fault: hang\r\n")).status == 200)
+        }
+        #expect(try fleet.metric("modelflag_shadow_in_flight") == 5)
+        #expect(try fleet.metric("modelflag_shadow_dropped_total{reason=\"in_flight_cap\"}") == 25)
+        let records = try fleet.stopAndReadRecords()
+        let outcomes = records.filter { $0["role"] as? String == "shadow" }.compactMap { $0["outcome"] as? String }
+        #expect(outcomes.filter { $0 == "dropped" }.count == 25)
+        // The five still running when the proxy drained are cut and recorded, not left behind.
+        #expect(outcomes.filter { $0 == "incomplete" }.count == 5)
+    }
+
+    /// D38: a body over the shadow's limit is not mirrored (the served request is unaffected).
+    @Test func bodiesOverTheShadowLimitAreNotMirrored() throws {
+        let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "maxBodyBytes": 200}"#)
+        let c = try Client(port: fleet.port)
+        let big = #"{"model":"chat","messages":[{"role":"user","content":"\#(String(repeating: "x", count: 400))"}]}"#
+        #expect(try c.request(chatRequest(big)).status == 200)
+        #expect(try c.request(chatRequest(Self.body(1))).status == 200)
+        usleep(200_000)
+        #expect(try fleet.metric("modelflag_shadow_dropped_total{reason=\"body_too_large\"}") == 1)
+        #expect(try fleet.metric("modelflag_shadow_requests_total") == 1)
+    }
+
+    /// D41: requests the proxy rejects are never mirrored.
+    @Test func rejectedRequestsAreNeverMirrored() throws {
+        let fleet = try ShadowFleet()
+        let c = try Client(port: fleet.port)
+        c.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        )
+        #expect(String(decoding: c.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 400"))
+        let c2 = try Client(port: fleet.port)
+        c2.send("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n")
+        #expect(String(decoding: c2.readToEnd(), as: UTF8.self).hasPrefix("HTTP/1.1 4"))
+        usleep(200_000)
+        #expect(try fleet.metric("modelflag_shadow_requests_total") == 0)
+        let records = try fleet.stopAndReadRecords()
+        #expect(!records.contains { $0["role"] as? String == "shadow" })
+    }
+
+    /// The shadow's SSE answer is assembled into its text, with the event count and time to first event.
+    @Test func shadowStreamsAreAssembled() throws {
+        let fleet = try ShadowFleet(records: #"{"capture": "full"}"#)
+        let c = try Client(port: fleet.port)
+        let body = Self.body(7, stream: true)
+        #expect(try c.request(chatRequest(body, extra: "X-Request-Id: s-1\r\n")).status == 200)
+        // What the candidate streams for this body, read directly.
+        let direct = try Client(port: fleet.candidate!.port("stand-in")).request(chatRequest(body))
+        var text = ""
+        var events = 0
+        for line in direct.bodyText.split(separator: "\n") where line.hasPrefix("data: {") {
+            events += 1
+            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as! [String: Any]
+            let delta = ((obj["choices"] as! [[String: Any]])[0]["delta"] as! [String: Any])
+            text += delta["content"] as? String ?? ""
+        }
+        #expect(events > 2)
+        usleep(500_000)
+        let records = try fleet.stopAndReadRecords()
+        let s = try #require(
+            records.first { $0["role"] as? String == "shadow" && $0["request_id"] as? String == "s-1" })
+        #expect(s["events"] as? Int == events)
+        #expect((s["response"] as? [String: Any])?["text"] as? String == text)
+        #expect(s["finish_reason"] as? String == "stop")
+        #expect((s["ttft_ms"] as? Double ?? -1) >= 0)
+    }
+
+    /// Sticky sampling: at 30 % the same users are mirrored on every request, about 30 % of them.
+    @Test func stickySampleKeepsTheSameUsers() throws {
+        let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "percentage": 30}"#)
+        let c = try Client(port: fleet.port)
+        for round in 0..<2 {
+            for u in 0..<200 {
+                let r = try c.request(
+                    chatRequest(Self.body(u), extra: "X-User-Id: user-\(u)\r\nX-Request-Id: \(round)-\(u)\r\n"))
+                #expect(r.status == 200)
+            }
+        }
+        usleep(300_000)
+        let records = try fleet.stopAndReadRecords()
+        let mirrored = records.filter { $0["role"] as? String == "shadow" }.map { $0["request_id"] as! String }
+        let first = Set(mirrored.filter { $0.hasPrefix("0-") }.map { $0.dropFirst(2) })
+        let second = Set(mirrored.filter { $0.hasPrefix("1-") }.map { $0.dropFirst(2) })
+        #expect(first == second)
+        #expect(first.count > 35 && first.count < 85)  // 30 % of 200 = 60; binomial sd ≈ 6.5
+    }
+
+    /// Capture policies: `hash` stores SHA-256 of the exact bytes, `full` cuts at the cap and
+    /// says so, `redact` replaces listed fields by their hash.
+    @Test func capturePoliciesHashTruncateAndRedact() throws {
+        let hashFleet = try ShadowFleet(records: #"{"capture": "hash"}"#)
+        let body = Self.body(5)
+        #expect(
+            try Client(port: hashFleet.port).request(chatRequest(body, extra: "X-Request-Id: h-1\r\n")).status == 200)
+        usleep(200_000)
+        let hashed = try hashFleet.stopAndReadRecords()
+        let expectedHash = SHA256.hash(data: Array(body.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+            .joined()
+        for r in hashed where r["request_id"] as? String == "h-1" {
+            #expect((r["request"] as? [String: Any])?["sha256"] as? String == expectedHash)
+            #expect(((r["response"] as? [String: Any])?["sha256"] as? String)?.count == 64)
+            #expect(r["capture"] as? String == "hash")
+            #expect(!(String(describing: r).contains("question 5")))
+        }
+        #expect(hashed.filter { $0["request_id"] as? String == "h-1" }.count == 2)
+
+        let fullFleet = try ShadowFleet(records: #"{"capture": "full", "maxBodyBytes": 64, "redact": ["user"]}"#)
+        #expect(
+            try Client(port: fullFleet.port).request(chatRequest(body, extra: "X-Request-Id: f-1\r\n")).status == 200)
+        usleep(200_000)
+        let full = try fullFleet.stopAndReadRecords()
+        let served = try #require(full.first { $0["role"] as? String == "served" })
+        let request = try #require(served["request"] as? [String: Any])
+        let captured = try #require(request["body"] as? String)
+        #expect(captured.utf8.count <= 64)
+        #expect(request["truncated"] as? Bool == true)
+        #expect(captured.hasPrefix(#"{"model":"chat","user":"sha256:"#))
+        #expect(!captured.contains("\"u5\""))
+        #expect((served["response"] as? [String: Any])?["truncated"] as? Bool == true)
+        // The default stores no bodies at all.
+        let none = try ShadowFleet()
+        #expect(try Client(port: none.port).request(chatRequest(body)).status == 200)
+        usleep(200_000)
+        for r in try none.stopAndReadRecords() {
+            #expect(r["capture"] as? String == "none")
+            #expect(r["request"] == nil && r["response"] == nil)
+        }
+    }
+
+    /// A shadow upstream with its own `model` gets its own name in the body (Content-Length fixed).
+    @Test func shadowUpstreamModelRewrite() throws {
+        let fleet = try ShadowFleet(records: #"{"capture": "full"}"#, rewriteModels: true)
+        #expect(try Client(port: fleet.port).request(chatRequest(Self.body(2))).status == 200)
+        usleep(200_000)
+        let records = try fleet.stopAndReadRecords()
+        let s = try #require(records.first { $0["role"] as? String == "shadow" })
+        let answer = (s["response"] as? [String: Any])?["body"] as? String ?? ""
+        #expect(answer.contains(#""requested_model":"chat-candidate""#))
+        #expect(s["status"] as? Int == 200)
+    }
+}
+
+/// A TCP port that completes no handshake: a listener with backlog 0 whose one queue slot is
+/// taken, so further SYNs are dropped (a blackholed model server).
+final class Blackhole: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+    private var filler: Client?
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        listen(fd, 0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        port = UInt16(bigEndian: addr.sin_port)
+        filler = try Client(port: port, timeout: 1)
+    }
+
+    /// A port nothing listens on (bound once, then closed).
+    static func freePort() throws -> UInt16 {
+        let b = try Blackhole()
+        return b.port
+    }
+
+    deinit {
+        filler = nil
+        close(fd)
+    }
+}

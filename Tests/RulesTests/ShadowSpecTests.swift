@@ -1,0 +1,75 @@
+import Rules
+import Testing
+
+/// The `shadow` and `records` keys of a flag.
+@Suite struct ShadowSpecTests {
+    func flag(_ extra: String) -> String {
+        file(
+            flags: """
+                {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                  "defaultVariant": "stable", \(extra)}}
+                """)
+    }
+
+    @Test func defaultsAreSafe() throws {
+        let set = try rules(flag(#""shadow": {"variants": ["candidate"]}"#))
+        let f = set.flags[0]
+        let spec = try #require(f.shadow)
+        #expect(spec.variants == [f.variants.firstIndex { $0.name == "candidate" }!])
+        #expect(spec.percentage == 100)
+        #expect(spec.sampleBy == .targetingKey)
+        #expect(spec.maxInFlight == ShadowSpec.defaultMaxInFlight)
+        #expect(spec.timeoutMs == ShadowSpec.defaultTimeoutMs)
+        #expect(spec.maxBodyBytes == ShadowSpec.defaultMaxBodyBytes)
+        // No `records`: bodies are not stored.
+        #expect(f.capture.mode == .none)
+        #expect(f.capture.redact.isEmpty)
+    }
+
+    @Test func everySettingIsRead() throws {
+        let set = try rules(
+            flag(
+                #""shadow": {"variants": "candidate", "percentage": 12.5, "sampleBy": "random", "maxInFlight": 7, "timeoutMs": 900, "maxBodyBytes": 4096}, "records": {"capture": "full", "maxBodyBytes": 100, "redact": ["user", "messages.content"]}"#
+            ))
+        let f = set.flags[0]
+        let spec = try #require(f.shadow)
+        #expect(spec.percentage == 12.5)
+        #expect(spec.sampleBy == .random)
+        #expect(spec.maxInFlight == 7)
+        #expect(spec.timeoutMs == 900)
+        #expect(spec.maxBodyBytes == 4096)
+        #expect(f.capture.mode == .full)
+        #expect(f.capture.maxBodyBytes == 100)
+        #expect(f.capture.redact == [["user"], ["messages", "content"]])
+    }
+
+    @Test(arguments: [
+        (#""shadow": {"variants": ["nope"]}"#, "$.flags.chat.shadow.variants"),
+        (#""shadow": {"variants": []}"#, "$.flags.chat.shadow.variants"),
+        (#""shadow": {"variants": ["candidate"], "percentage": 101}"#, "$.flags.chat.shadow.percentage"),
+        (#""shadow": {"variants": ["candidate"], "sampleBy": "user"}"#, "$.flags.chat.shadow.sampleBy"),
+        (#""shadow": {"variants": ["candidate"], "maxInFlight": 0}"#, "$.flags.chat.shadow.maxInFlight"),
+        (#""shadow": {"variants": ["candidate"], "timeoutMs": 1.5}"#, "$.flags.chat.shadow.timeoutMs"),
+        (#""shadow": {"variants": ["candidate"], "mirror": true}"#, "$.flags.chat.shadow.mirror"),
+        (#""shadow": true"#, "$.flags.chat.shadow"),
+        (#""records": {"capture": "all"}"#, "$.flags.chat.records.capture"),
+        (#""records": {"redact": ["a..b"]}"#, "$.flags.chat.records.redact"),
+        (#""records": {"maxBodyBytes": -1}"#, "$.flags.chat.records.maxBodyBytes"),
+    ])
+    func mistakesAreReportedWithTheirPath(_ extra: String, _ path: String) {
+        let errors = loadErrors(flag(extra))
+        #expect(errors.contains { $0.path == path }, "\(errors)")
+    }
+
+    @Test func segmentsReferencedByTheTargetingAreListedOnce() throws {
+        let set = try rules(
+            file(
+                flags: """
+                    {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                      "defaultVariant": "stable",
+                      "targeting": {"if": [{"$ref": "b"}, "stable", {"or": [{"$ref": "a"}, {"$ref": "b"}]}, "candidate", null]}}}
+                    """,
+                evaluators: #"{"a": {"$ref": "c"}, "b": {"==": [1, 1]}, "c": {"==": [2, 2]}, "unused": true}"#))
+        #expect(set.flags[0].segments.map(\.name) == ["b", "a", "c"])
+    }
+}
