@@ -15,6 +15,9 @@ public struct RecordConfig: Sendable {
     public var activeName = "records.jsonl"
     /// Rotate when the active file would grow past this many bytes.
     public var maxFileBytes = 64 << 20
+    /// Rotate when the active file has held records for this long (since this process opened it);
+    /// 0 = by size only. Bounds how late a collector that ships whole files sees a record.
+    public var maxFileAgeMs: UInt64 = 0
     public var fsync = Fsync.interval(1_000)
     /// Records waiting for the writer thread; beyond it new records are dropped and counted.
     public var queueCapacity = 65_536

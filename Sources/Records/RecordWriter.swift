@@ -45,6 +45,8 @@ public final class RecordWriter: @unchecked Sendable {
     // Writer-thread state.
     private var fd: Int32 = -1
     private var fileSize = 0
+    /// When this process opened the active file (monotonic ns), for rotation by age.
+    private var fileOpenedNs: UInt64 = 0
     private var seq = 0
     private var rotationCounter = 0
     private var dirty = false
@@ -75,6 +77,7 @@ public final class RecordWriter: @unchecked Sendable {
         fd = RecordFile.openAppend(config.activePath)
         guard fd >= 0 else { throw OpenError.cannotOpen(config.activePath, errno) }
         fileSize = RecordFile.size(fd)
+        fileOpenedNs = monotonicNs()
         seq = fileSize == 0 ? 0 : RecordWriter.lastSeq(config.activePath)
         if fileSize == 0 { writeHeader() }
         scratch.reserveCapacity(4096)
@@ -188,7 +191,12 @@ public final class RecordWriter: @unchecked Sendable {
         }
         // Rotate first, so the record's sequence number belongs to the file it lands in
         // (`{"seq":N,` adds at most 30 bytes to the record).
-        if fileSize > 0 && fileSize + record.count + 30 > config.maxFileBytes { rotate() }
+        if fileSize > 0 && fileSize + record.count + 30 > config.maxFileBytes {
+            rotate()
+        } else if seq > 0 && config.maxFileAgeMs > 0 && monotonicNs() - fileOpenedNs >= config.maxFileAgeMs * 1_000_000
+        {
+            rotate()
+        }
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: "{\"seq\":".utf8)
         scratch.append(contentsOf: String(seq + 1).utf8)
@@ -243,6 +251,7 @@ public final class RecordWriter: @unchecked Sendable {
         rename(config.activePath, rotated)
         fd = RecordFile.openAppend(config.activePath)
         fileSize = RecordFile.size(fd)
+        fileOpenedNs = monotonicNs()
         seq = 0
         stats.rotationsAtomic.add(1, ordering: .relaxed)
         writeHeader()

@@ -24,7 +24,9 @@ struct RecordFilters: ParsableArguments {
     @Option(help: "Only this variant.") var variant: String?
     @Option(help: "Only this model version.") var modelVersion: String?
     @Option(help: "Only this role (served, shadow).") var role: String?
-    @Option(help: "Only this outcome (ok, upstream_error, timeout, incomplete, client_cancelled).") var outcome: String?
+    @Option(help: "Only this outcome (ok, upstream_error, timeout, incomplete, client_cancelled, dropped).")
+    var outcome: String?
+    @Option(help: "Only records whose request matched this segment (an $evaluators name).") var segment: String?
     @Option(help: "Only this request id.") var requestId: String?
     @Option(
         help:
@@ -39,6 +41,7 @@ struct RecordFilters: ParsableArguments {
         guard eq("flag", flag), eq("variant", variant), eq("model_version", modelVersion), eq("role", role),
             eq("outcome", outcome), eq("request_id", requestId)
         else { return false }
+        if let segment, !(r["segments"]?.array ?? []).contains(where: { $0.string == segment }) { return false }
         let ts = r["ts"]?.string ?? ""
         if let since, ts < since { return false }
         if let until, ts >= until { return false }
@@ -153,21 +156,27 @@ struct RecordsTail: ParsableCommand {
 
 struct RecordsStats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Counts, error share and latency percentiles by flag and variant.")
+        commandName: "stats",
+        abstract:
+            "Counts, errors and latency percentiles by flag × variant × role × segment (a record counts in each segment it matched; '-' = none)."
+    )
     @OptionGroup var filters: RecordFilters
 
     func run() throws {
         var groups: [String: (count: Int, errors: Int, latencies: [Double])] = [:]
         filters.forEach { r, _ in
-            let key =
-                "\(r["flag"]?.string ?? "-")\t\(r["variant"]?.string ?? "-")\t\(r["model_version"]?.string ?? "-")"
-            var g = groups[key] ?? (0, 0, [])
-            g.count += 1
-            if r["outcome"]?.string != "ok" { g.errors += 1 }
-            if let l = r["latency_ms"]?.number { g.latencies.append(l) }
-            groups[key] = g
+            let segments = (r["segments"]?.array ?? []).compactMap(\.string)
+            for segment in segments.isEmpty ? ["-"] : segments {
+                let key =
+                    "\(r["flag"]?.string ?? "-")\t\(r["variant"]?.string ?? "-")\t\(r["role"]?.string ?? "-")\t\(segment)\t\(r["model_version"]?.string ?? "-")"
+                var g = groups[key] ?? (0, 0, [])
+                g.count += 1
+                if r["outcome"]?.string != "ok" { g.errors += 1 }
+                if let l = r["latency_ms"]?.number { g.latencies.append(l) }
+                groups[key] = g
+            }
         }
-        print("flag\tvariant\tmodel_version\trequests\tnot_ok\tp50_ms\tp90_ms\tp99_ms\tmax_ms")
+        print("flag\tvariant\trole\tsegment\tmodel_version\trequests\tnot_ok\tp50_ms\tp90_ms\tp99_ms\tmax_ms")
         for key in groups.keys.sorted() {
             let g = groups[key]!
             let sorted = g.latencies.sorted()

@@ -146,6 +146,9 @@ struct Run: ParsableCommand {
     @Option(help: "Rotate the records file when it would grow past this size (renamed to records-<UTC>-<n>.jsonl).")
     var recordsMaxFileSize = ByteSize(bytes: 64 << 20)
 
+    @Option(help: "Also rotate the records file once it has held records this long (0 = by size only).")
+    var recordsMaxFileAge = Duration(ms: 0)
+
     @Option(help: "fsync policy for records: interval, always or never (rotation and shutdown always fsync).")
     var recordsFsync = "interval"
 
@@ -173,6 +176,7 @@ struct Run: ParsableCommand {
         if let dir = recordsDir {
             var config = RecordConfig(directory: dir)
             config.maxFileBytes = recordsMaxFileSize.bytes
+            config.maxFileAgeMs = recordsMaxFileAge.milliseconds
             config.retainFiles = recordsRetainFiles
             config.retainBytes = recordsRetainBytes.bytes
             switch recordsFsync {

@@ -135,6 +135,16 @@ import Testing
         }
         let faq = served.filter { ($0["segments"] as? [String]) == ["faq"] }
         #expect(faq.count == n / 3)
+        // The CLI filters by segment and role, and counts per flag × variant × role × segment.
+        let (rc, q) = try runBinary([
+            "records", "query", "--dir", fleet.recordsDir, "--segment", "faq", "--role", "shadow",
+        ])
+        #expect(rc == 0)
+        #expect(q.split(separator: "\n").count == n / 3)
+        let (_, stats) = try runBinary(["records", "stats", "--dir", fleet.recordsDir])
+        let rows = stats.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        #expect(rows.contains { $0.prefix(4) == ["chat", "candidate", "shadow", "faq"] && $0[5] == "\(n / 3)" })
+        #expect(rows.contains { $0.prefix(4) == ["chat", "stable", "served", "-"] && $0[5] == "\(n - n / 3)" })
     }
 
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,

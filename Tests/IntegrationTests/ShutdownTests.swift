@@ -20,7 +20,7 @@ import Testing
             #expect(throws: (any Error).self) { _ = try Client(port: stack.port) }
             // The stream in flight completes, with its final chunk.
             let rest = String(decoding: c.readToEnd(), as: UTF8.self)
-            #expect(rest.contains("data: [DONE]"))
+            #expect(rest.contains("data: [DONE]"), "proxy log:\n\(stack.proxy.log)\nmodel log:\n\(stack.model.log)")
             #expect(rest.hasSuffix("0\r\n\r\n"))
             #expect(stack.proxy.wait(timeout: 10) == 0)
             #expect(stack.proxy.log.contains("\"event\":\"drain_started\""))
