@@ -3,6 +3,13 @@
 # (default: a realistic rules file against no rules), then, for the rules case, wrk while the rules
 # file is rewritten every 100 ms (errors must stay 0).
 #   B_NAME=records B_ARGS='--records-dir /tmp/mf-recs' RELOAD=0 bench/rules-overhead.sh   # records on vs off
+# A_ARGS/B_ARGS may name the rules files this script writes into $RUN (ports already set):
+#   rules.json     examples/rules/canary-by-segment.json
+#   noshadow.json  examples/rules/shadow-candidate.json without "shadow" and "records"
+#   shadow.json    the same with shadow at 100 % to the candidate backend, capture "none"
+#   capture.json   the same without shadow, capture "full" (no redaction)
+#   A_NAME=no-mirror A_ARGS='--rules $RUN/noshadow.json' B_NAME=mirror B_ARGS='--rules $RUN/shadow.json' RELOAD=0 ...
+# Each line also gives the CPU per request of the stable and candidate backends (nginx).
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
@@ -28,20 +35,46 @@ backend() {  # NAME PORT MODEL
   pids+=($!)
 }
 backend stable 18280 prod-model-a
+stable_pid=$!
 backend candidate 18281 cand-model-b
+candidate_pid=$!
 
 sed -e 's/127.0.0.1:9101/127.0.0.1:18280/' -e 's/127.0.0.1:9102/127.0.0.1:18281/' \
   "$ROOT/examples/rules/canary-by-segment.json" > "$RUN/rules.base.json"
 cp "$RUN/rules.base.json" "$RUN/rules.json"
-"$BIN" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 --log-level warn 2>"$RUN/logs/plain.err" &
+python3 - "$ROOT/examples/rules/shadow-candidate.json" "$RUN" <<'PY'
+import json, sys
+src, run = sys.argv[1], sys.argv[2]
+text = open(src).read().replace("127.0.0.1:9101", "127.0.0.1:18280").replace("127.0.0.1:9102", "127.0.0.1:18281")
+base = json.loads(text)
+flag = base["flags"]["chat-model"]
+shadow, records = flag.pop("shadow"), flag.pop("records")
+json.dump(base, open(run + "/noshadow.json", "w"), indent=1)
+flag["shadow"] = shadow
+flag["records"] = {"capture": "none"}
+json.dump(base, open(run + "/shadow.json", "w"), indent=1)
+del flag["shadow"]
+flag["records"] = {"capture": "full", "maxBodyBytes": 8192}
+json.dump(base, open(run + "/capture.json", "w"), indent=1)
+PY
+A_ARGS="${A_ARGS:-}"; A_ARGS="${A_ARGS//\$RUN/$RUN}"
+B_ARGS="${B_ARGS:---rules $RUN/rules.json}"; B_ARGS="${B_ARGS//\$RUN/$RUN}"
+# shellcheck disable=SC2086
+"$BIN" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 $A_ARGS --log-level warn 2>"$RUN/logs/plain.err" &
 plain=$!; pids+=($plain)
 # shellcheck disable=SC2086
-"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 ${B_ARGS:---rules "$RUN/rules.json"} --upstream 127.0.0.1:18280 \
+"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 $B_ARGS --upstream 127.0.0.1:18280 \
   --log-level warn 2>"$RUN/logs/rules.err" &
 ruled=$!; pids+=($ruled)
 sleep 1
 
 cpu_ns() { awk '{s+=$1} END {printf "%.0f", s}' /proc/"$1"/task/*/schedstat; }
+# A process and its children (nginx's master and its worker).
+tree_cpu_ns() {
+  local p t=0
+  for p in "$1" $(pgrep -P "$1"); do t=$(( t + $(cpu_ns "$p") )); done
+  echo "$t"
+}
 
 run_wrk() {  # PORT -> prints "requests errors"
   local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" -s chat.lua "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
@@ -52,11 +85,15 @@ run_wrk() {  # PORT -> prints "requests errors"
 }
 
 measure() {  # NAME PID PORT
-  local before after r
-  before=$(cpu_ns "$2"); r=$(run_wrk "$3"); after=$(cpu_ns "$2")
+  local before after r sb sa cb ca
+  before=$(cpu_ns "$2"); sb=$(tree_cpu_ns "$stable_pid"); cb=$(tree_cpu_ns "$candidate_pid")
+  r=$(run_wrk "$3")
+  after=$(cpu_ns "$2"); sa=$(tree_cpu_ns "$stable_pid"); ca=$(tree_cpu_ns "$candidate_pid")
   set -- "$1" "$2" "$3" $r
   local us; us=$(awk -v a="$after" -v b="$before" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
-  echo "$1 requests=$4 errors=$5 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 ))"
+  local sus; sus=$(awk -v a="$sa" -v b="$sb" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
+  local cus; cus=$(awk -v a="$ca" -v b="$cb" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
+  echo "$1 requests=$4 errors=$5 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 )) stable_backend_us_per_req=$sus candidate_backend_us_per_req=$cus"
 }
 
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS duration=$DURATION reps=$REPS"

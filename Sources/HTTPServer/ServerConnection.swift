@@ -77,7 +77,8 @@ public final class ServerConnection: TCPStreamDelegate {
         input.reserveCapacity(4096)
         stream.delegate = self
         stream.setNoDelay()
-        timer = try? Deadline(loop: stream.loop) { [weak self] in self?.timerFired() }
+        // Strong capture: closing the connection closes the deadline, which drops this closure.
+        timer = try? Deadline(loop: stream.loop) { self.timerFired() }
         timer?.set(ms: config.headerTimeoutMs)
         stream.startReading()
     }

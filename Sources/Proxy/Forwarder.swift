@@ -89,10 +89,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             let upstream = flag.variants[v].upstream
             let body = OutgoingBody(
                 bytes: conn.body, splice: router.splice(upstream: upstream, range: route.modelRange))
-            var head = HeadWriter(capacity: out.bytes.count + 32)
-            buildUpstreamHead(request, into: &head, bodyCount: body.count, shadow: true)
+            buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
             shadows.mirror(
-                route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], head: head.bytes, body: body,
+                route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
                 isHEAD: request.isHEAD, request: recordInput(request, .ok))
         }
     }

@@ -11,18 +11,23 @@ import UVCore
 /// awaited by a client response or by the next request on its connection. Bounded: at most the
 /// flag's `maxInFlight` shadow calls per worker (a copy beyond it is dropped, counted and
 /// recorded as `dropped`), each cut at its `timeoutMs` by one sweep timer.
+///
+/// Exchanges are pooled and own copies of what they send (head, body) and record (method, path,
+/// request id): nothing of the client connection is retained, so its buffers stay reusable.
 final class ShadowDispatcher {
     let loop: Loop
     let metrics: Metrics
     let records: RecordWriter?
     private(set) var active: [ShadowExchange] = []
+    private var free: [ShadowExchange] = []
     private var sweep: Timer?
     private var sweeping = false
     private var rng: UInt64
     var encoder = RecordEncoder()
-    /// Shared by exchanges that end at once (records are encoded synchronously).
-    var scratch = ResponseCapture()
+    /// Builds shadow request heads (copied into each exchange).
+    var head = HeadWriter(capacity: 2048)
     static let sweepMs: UInt64 = 50
+    static let maxFree = 64
 
     init(loop: Loop, metrics: Metrics, records: RecordWriter?) {
         self.loop = loop
@@ -47,12 +52,13 @@ final class ShadowDispatcher {
         return Double(b) < spec.percentage / 100 * 4_294_967_296
     }
 
-    /// Sends one copy, or records it as dropped when over the caps.
+    /// Sends one copy (head in `self.head`), or records it as dropped when over the caps.
     func mirror(
-        route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, head: [UInt8], body: OutgoingBody,
-        isHEAD: Bool, request: RecordInput
+        route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, body: OutgoingBody, isHEAD: Bool,
+        request: RecordInput
     ) {
-        let ex = ShadowExchange(dispatcher: self, route: route, variant: variant, spec: spec, request: request)
+        let ex = free.popLast() ?? ShadowExchange(dispatcher: self)
+        ex.prepare(route: route, variant: variant, spec: spec, request: request)
         if request.requestBody.count > spec.maxBodyBytes {
             metrics.shadowDropped[1].add()
             ex.finish(.dropped)
@@ -67,17 +73,19 @@ final class ShadowDispatcher {
         ex.index = active.count
         active.append(ex)
         startSweep()
-        ex.send(pool: pool, head: head, body: body, isHEAD: isHEAD)
+        ex.send(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
     }
 
     func ended(_ ex: ShadowExchange) {
-        guard ex.index >= 0, ex.index < active.count, active[ex.index] === ex else { return }
-        let last = active.removeLast()
-        if last !== ex {
-            active[ex.index] = last
-            last.index = ex.index
+        if ex.index >= 0, ex.index < active.count, active[ex.index] === ex {
+            let last = active.removeLast()
+            if last !== ex {
+                active[ex.index] = last
+                last.index = ex.index
+            }
         }
         ex.index = -1
+        if free.count < ShadowDispatcher.maxFree { free.append(ex) }
     }
 
     private func startSweep() {
@@ -107,6 +115,7 @@ final class ShadowDispatcher {
     /// Shutdown: every shadow still running ends now, recorded as `incomplete`.
     func cancelAll() {
         while let ex = active.last { ex.cancel() }
+        free.removeAll()
         sweep?.close()
         sweep = nil
         sweeping = false
@@ -114,44 +123,61 @@ final class ShadowDispatcher {
 }
 
 /// One shadow call: sends the copy over the shadow pool and reads the answer whole.
+/// Reused through the dispatcher's free list; `prepare` starts each use.
 final class ShadowExchange: UpstreamExchange {
     unowned let dispatcher: ShadowDispatcher
-    let route: Route
-    let variant: Int
-    let spec: ShadowSpec
-    var input: RecordInput
+    private var route: Route?
+    private var variant = 0
     var index = -1
-    private(set) var deadlineNs: UInt64
+    private(set) var deadlineNs: UInt64 = 0
     private var upstream: UpstreamConnection?
     private var capture = ResponseCapture()
     private var pool: UpstreamPool?
+    private var notes = ExchangeNotes()
+    // Owned copies (capacity kept across uses).
     private var head: [UInt8] = []
-    private var body = OutgoingBody(bytes: [])
+    private var body: [UInt8] = []
+    private var splice: (range: Range<Int>, replacement: [UInt8])?
+    private var requestId: [UInt8] = []
+    private var method: [UInt8] = []
+    private var path: [UInt8] = []
     private var retried = false
-    private var done = false
+    private var done = true
     private var isHEAD = false
 
-    init(dispatcher: ShadowDispatcher, route: Route, variant: Int, spec: ShadowSpec, request: RecordInput) {
+    init(dispatcher: ShadowDispatcher) {
         self.dispatcher = dispatcher
+    }
+
+    func prepare(route: Route, variant: Int, spec: ShadowSpec, request: RecordInput) {
         self.route = route
         self.variant = variant
-        self.spec = spec
-        input = request
-        input.role = .shadow
-        input.variant = variant
-        input.notes = ExchangeNotes()
-        input.notes.startNs = Loop.hrtime()
-        deadlineNs = input.notes.startNs + spec.timeoutMs * 1_000_000
-        let flagCapture = route.rules.flatMap { r in route.flag.map { r.flags[$0].capture } }
-        capture.reset(flagCapture, answer: true)
+        done = false
+        retried = false
+        upstream = nil
+        notes = ExchangeNotes()
+        notes.startNs = Loop.hrtime()
+        deadlineNs = notes.startNs + spec.timeoutMs * 1_000_000
+        body.removeAll(keepingCapacity: true)
+        body.append(contentsOf: request.requestBody)
+        if dispatcher.records != nil {
+            requestId.removeAll(keepingCapacity: true)
+            requestId.append(contentsOf: request.requestId)
+            method.removeAll(keepingCapacity: true)
+            method.append(contentsOf: request.method)
+            path.removeAll(keepingCapacity: true)
+            path.append(contentsOf: request.path)
+            let flagCapture = route.rules.flatMap { r in route.flag.map { r.flags[$0].capture } }
+            capture.reset(flagCapture, answer: true)
+        }
     }
 
     func send(pool: UpstreamPool, head: [UInt8], body: OutgoingBody, isHEAD: Bool) {
         self.isHEAD = isHEAD
         self.pool = pool
-        self.head = head
-        self.body = body
-        input.upstreamAddress = pool.config.address.description
+        self.head.removeAll(keepingCapacity: true)
+        self.head.append(contentsOf: head)
+        splice = body.splice
         dispatch(fresh: false)
     }
 
@@ -160,8 +186,9 @@ final class ShadowExchange: UpstreamExchange {
         do {
             let u = try pool.acquire(fresh: fresh)
             upstream = u
-            u.send(head: head, body: body, isHEAD: isHEAD, to: self)
+            u.send(head: head, body: OutgoingBody(bytes: body, splice: splice), isHEAD: isHEAD, to: self)
         } catch {
+            notes.status = 502
             finish(.upstreamError)
         }
     }
@@ -169,7 +196,7 @@ final class ShadowExchange: UpstreamExchange {
     func timedOut() {
         upstream?.abandon()
         upstream = nil
-        dispatcher.metrics.shadowOutcomes[2].add()
+        if notes.status == 0 { notes.status = 504 }
         finish(.timeout)
     }
 
@@ -182,35 +209,39 @@ final class ShadowExchange: UpstreamExchange {
     func finish(_ outcome: Outcome) {
         guard !done else { return }
         done = true
-        dispatcher.ended(self)
+        let m = dispatcher.metrics
         switch outcome {
-        case .ok: dispatcher.metrics.shadowOutcomes[0].add()
-        case .upstreamError: dispatcher.metrics.shadowOutcomes[1].add()
-        case .incomplete: dispatcher.metrics.shadowOutcomes[3].add()
+        case .ok: m.shadowOutcomes[0].add()
+        case .upstreamError: m.shadowOutcomes[1].add()
+        case .timeout: m.shadowOutcomes[2].add()
+        case .incomplete: m.shadowOutcomes[3].add()
         default: break
         }
-        capture.finish()
-        input.outcome = outcome
-        input.endNs = Loop.hrtime()
         if let records = dispatcher.records {
+            capture.finish()
+            let input = RecordInput(
+                role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
+                variant: variant, upstreamAddress: pool?.config.address.description ?? "", notes: notes,
+                outcome: outcome, requestBody: body, endNs: Loop.hrtime())
             records.submit(dispatcher.encoder.encode(input, response: &capture))
         }
-        head = []
-        body = OutgoingBody(bytes: [])
+        route = nil
+        pool = nil
+        dispatcher.ended(self)
     }
 
     // MARK: UpstreamExchange
 
     func upstreamHead(_ head: ResponseHead, framing: BodyFraming) {
-        input.notes.status = head.status
-        if framing == .chunked || framing == .untilClose { input.notes.streamed = true }
-        capture.start(head)
+        notes.status = head.status
+        if framing == .chunked || framing == .untilClose { notes.streamed = true }
+        if dispatcher.records != nil { capture.start(head) }
     }
 
     func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
-        if input.notes.firstByteNs == 0 { input.notes.firstByteNs = Loop.hrtime() }
-        input.notes.bytesOut += bytes.count
-        capture.feed(bytes)
+        if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
+        notes.bytesOut += bytes.count
+        if dispatcher.records != nil { capture.feed(bytes) }
     }
 
     func upstreamFlush() {}
@@ -231,12 +262,11 @@ final class ShadowExchange: UpstreamExchange {
         }
         switch failure {
         case .connectTimeout, .headerTimeout, .idleTimeout:
-            input.notes.status = input.notes.status == 0 ? 504 : input.notes.status
-            dispatcher.metrics.shadowOutcomes[2].add()
+            if notes.status == 0 { notes.status = 504 }
             finish(.timeout)
         default:
-            if input.notes.status == 0 {
-                input.notes.status = 502
+            if notes.status == 0 {
+                notes.status = 502
                 finish(.upstreamError)
             } else {
                 finish(.incomplete)

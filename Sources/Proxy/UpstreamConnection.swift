@@ -64,7 +64,9 @@ public final class UpstreamConnection: TCPStreamDelegate {
     var state: State = .connecting
     /// Requests completed on this connection (0 = fresh).
     public private(set) var uses = 0
-    weak var exchange: (any UpstreamExchange)?
+    /// Strong while a response is owed (a weak reference would give every forwarder a side table
+    /// and put all its retains on the slow path); every way out of an exchange clears it.
+    var exchange: (any UpstreamExchange)?
     private var timer: Deadline?
     private var input: [UInt8] = []
     private var scanner = HeadScanner()
@@ -87,7 +89,8 @@ public final class UpstreamConnection: TCPStreamDelegate {
         stream = try TCPStream(loop: pool.loop)
         stream.delegate = self
         stream.setNoDelay()
-        timer = try? Deadline(loop: pool.loop) { [weak self] in self?.timerFired() }
+        // Strong capture: `close()` closes the deadline, which drops this closure (no cycle left).
+        timer = try? Deadline(loop: pool.loop) { self.timerFired() }
         if let e = stream.connect(to: pool.config.address) {
             state = .closed
             stream.close()
@@ -341,6 +344,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
         guard state != .closed else { return }
         let wasIdle = state == .idle
         state = .closed
+        exchange = nil
         timer?.close()
         timer = nil
         stream.close()
