@@ -109,13 +109,12 @@ struct AnswerText {
 
     private mutating func append(_ escaped: UnsafeRawBufferPointer) {
         guard !textFull else { return }
-        let s = AnswerText.unescape(escaped)
-        if text.count + s.count > cap {
-            text.append(contentsOf: s.prefix(cap - text.count))
+        let before = text.count
+        AnswerText.unescape(escaped, into: &text)
+        if text.count > cap {
+            text.removeLast(text.count - max(cap, before))
             textFull = true
             truncated = true
-        } else {
-            text.append(contentsOf: s)
         }
     }
 
@@ -151,7 +150,12 @@ struct AnswerText {
     /// JSON string content → UTF-8 bytes (`\uXXXX` with surrogate pairs; a lone surrogate is U+FFFD).
     static func unescape(_ p: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(p.count)
+        unescape(p, into: &out)
+        return out
+    }
+
+    static func unescape(_ p: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + p.count)
         var i = 0
         func hex4(_ at: Int) -> UInt32? {
             guard at + 4 <= p.count else { return nil }
@@ -172,8 +176,11 @@ struct AnswerText {
         while i < p.count {
             let b = p[i]
             guard b == UInt8(ascii: "\\"), i + 1 < p.count else {
-                out.append(b)
-                i += 1
+                // A run without escapes is copied at once.
+                var j = i + 1
+                while j < p.count && p[j] != UInt8(ascii: "\\") { j += 1 }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i..<j]))
+                i = j
                 continue
             }
             let c = p[i + 1]
@@ -201,6 +208,5 @@ struct AnswerText {
             default: out.append(c)  // \" \\ \/
             }
         }
-        return out
     }
 }

@@ -1,62 +1,109 @@
 /// Writes captured bytes into a record as a JSON string: valid UTF-8 out whatever came in (an
 /// invalid byte becomes U+FFFD), escaped, and cut at a byte budget of the record without splitting
 /// a character or an escape. Records are read by collectors and JSON parsers that reject bad UTF-8.
+///
+/// This runs on the event loop for every captured body, so it writes through a pointer into
+/// space reserved once, copying runs of plain ASCII at a time.
 enum CaptureText {
     /// Appends `"…"`; returns true when the content was cut to fit `cap` bytes.
     @discardableResult
     static func appendString(_ buf: inout [UInt8], _ bytes: UnsafeRawBufferPointer, cap: Int) -> Bool {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        let limit = buf.count + 1 + max(0, cap)
-        buf.append(UInt8(ascii: "\""))
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            let b = bytes[i]
-            var len = 1
-            var valid = true
-            if b >= 0x80 {
-                len = utf8Length(b)
-                if len == 0 || i + len > n {
-                    valid = false
-                } else {
-                    for j in 1..<len where bytes[i + j] & 0xC0 != 0x80 { valid = false }
+        // Most text needs few escapes: try with room for a quarter more, and only when that is
+        // not enough redo it with room for the worst case (6 bytes per input byte).
+        let full = max(0, min(cap, bytes.count * 6))
+        let guess = min(full, bytes.count + bytes.count / 4 + 16)
+        let start = buf.count
+        if guess < full {
+            if !append(&buf, bytes, budget: guess) { return false }
+            buf.removeLast(buf.count - start)
+        }
+        return append(&buf, bytes, budget: full)
+    }
+
+    /// Writes the string within `budget` bytes of content; true when the input did not all fit.
+    private static func append(_ buf: inout [UInt8], _ bytes: UnsafeRawBufferPointer, budget: Int) -> Bool {
+        let start = buf.count
+        buf.append(contentsOf: repeatElement(0, count: budget + 2))
+        var cut = false
+        let written = buf.withUnsafeMutableBufferPointer { whole -> Int in
+            let out = UnsafeMutableBufferPointer(rebasing: whole[start...])
+            out[0] = UInt8(ascii: "\"")
+            var o = 1
+            let limit = 1 + budget
+            var i = 0
+            let n = bytes.count
+            let hex: StaticString = "0123456789abcdef"
+            while i < n {
+                let b = bytes[i]
+                if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
+                    var j = i + 1
+                    let runEnd = min(n, i + (limit - o))
+                    while j < runEnd {
+                        let c = bytes[j]
+                        if c < 0x20 || c >= 0x80 || c == 0x22 || c == 0x5C { break }
+                        j += 1
+                    }
+                    if j == i + 1 && o + 1 > limit {
+                        cut = true
+                        break
+                    }
+                    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[o..<(o + j - i)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+                    o += j - i
+                    i = j
+                    continue
+                }
+                if b < 0x80 {
+                    let size = (b == 0x22 || b == 0x5C || b == 0x0A || b == 0x0D || b == 0x09) ? 2 : 6
+                    if o + size > limit {
+                        cut = true
+                        break
+                    }
+                    out[o] = 0x5C
+                    switch b {
+                    case 0x22: out[o + 1] = 0x22
+                    case 0x5C: out[o + 1] = 0x5C
+                    case 0x0A: out[o + 1] = UInt8(ascii: "n")
+                    case 0x0D: out[o + 1] = UInt8(ascii: "r")
+                    case 0x09: out[o + 1] = UInt8(ascii: "t")
+                    default:
+                        out[o + 1] = UInt8(ascii: "u")
+                        out[o + 2] = 0x30
+                        out[o + 3] = 0x30
+                        out[o + 4] = hex.utf8Start[Int(b >> 4)]
+                        out[o + 5] = hex.utf8Start[Int(b & 0xF)]
+                    }
+                    o += size
+                    i += 1
+                    continue
+                }
+                var len = utf8Length(b)
+                var valid = len > 0 && i + len <= n
+                if valid {
+                    for k in 1..<len where bytes[i + k] & 0xC0 != 0x80 { valid = false }
                     if valid && !wellFormed(bytes, i, len) { valid = false }
                 }
+                if !valid { len = 1 }
+                let size = valid ? len : 3
+                if o + size > limit {
+                    cut = true
+                    break
+                }
+                if valid {
+                    for k in 0..<len { out[o + k] = bytes[i + k] }
+                } else {
+                    out[o] = 0xEF
+                    out[o + 1] = 0xBF
+                    out[o + 2] = 0xBD
+                }
+                o += size
+                i += len
             }
-            let escapedSize: Int
-            if !valid {
-                escapedSize = 3  // U+FFFD
-            } else if b == 0x22 || b == 0x5C || b == 0x0A || b == 0x0D || b == 0x09 {
-                escapedSize = 2
-            } else if b < 0x20 {
-                escapedSize = 6
-            } else {
-                escapedSize = len
-            }
-            if buf.count + escapedSize > limit {
-                buf.append(UInt8(ascii: "\""))
-                return true
-            }
-            if !valid {
-                buf.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                i += 1
-                continue
-            }
-            switch b {
-            case 0x22: buf.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: buf.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: buf.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: buf.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: buf.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                buf.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default:
-                for j in 0..<len { buf.append(bytes[i + j]) }
-            }
-            i += len
+            out[o] = UInt8(ascii: "\"")
+            return o + 1
         }
-        buf.append(UInt8(ascii: "\""))
-        return false
+        buf.removeLast(budget + 2 - written)
+        return cut
     }
 
     @inline(__always)

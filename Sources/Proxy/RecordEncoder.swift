@@ -31,41 +31,52 @@ struct Usage {
     /// Finds the last `"usage"` object in `tail` (the end of the response body) and reads its
     /// token counts. A byte scan: no JSON tree.
     static func find(in tail: [UInt8]) -> Usage? {
-        let key = Array("\"usage\"".utf8)
-        guard tail.count >= key.count else { return nil }
-        var i = tail.count - key.count
+        tail.withUnsafeBytes { p -> Usage? in
+            guard let object = lastUsageObject(p) else { return nil }
+            let u = Usage(
+                prompt: number("\"prompt_tokens\"", in: object),
+                completion: number("\"completion_tokens\"", in: object),
+                total: number("\"total_tokens\"", in: object))
+            return u.prompt == nil && u.completion == nil && u.total == nil ? nil : u
+        }
+    }
+
+    /// The bytes between the last `"usage"` key and the next `}`.
+    private static func lastUsageObject(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let key: StaticString = "\"usage\""
+        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        guard p.count >= k.count else { return nil }
+        var i = p.count - k.count
         while i >= 0 {
-            if tail[i] == key[0] && tail[i..<(i + key.count)].elementsEqual(key) { break }
+            if p[i] == k[0] && UnsafeRawBufferPointer(rebasing: p[i..<(i + k.count)]).elementsEqual(k) { break }
             i -= 1
         }
         guard i >= 0 else { return nil }
-        let rest = tail[(i + key.count)...]
+        let rest = UnsafeRawBufferPointer(rebasing: p[(i + k.count)...])
         guard let close = rest.firstIndex(of: UInt8(ascii: "}")) else { return nil }
-        let object = tail[rest.startIndex..<close]
-        func number(_ name: String) -> Int? {
-            let k = Array("\"\(name)\"".utf8)
-            guard object.count > k.count else { return nil }
-            var j = object.startIndex
-            while j + k.count <= object.endIndex {
-                if object[j..<(j + k.count)].elementsEqual(k) {
-                    var p = j + k.count
-                    while p < object.endIndex && (object[p] == 0x20 || object[p] == UInt8(ascii: ":")) { p += 1 }
-                    var v = 0
-                    var digits = 0
-                    while p < object.endIndex, object[p] >= 0x30, object[p] <= 0x39, digits < 12 {
-                        v = v * 10 + Int(object[p] - 0x30)
-                        p += 1
-                        digits += 1
-                    }
-                    return digits > 0 ? v : nil
+        return UnsafeRawBufferPointer(rebasing: rest[0..<close])
+    }
+
+    private static func number(_ key: StaticString, in object: UnsafeRawBufferPointer) -> Int? {
+        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        guard object.count > k.count else { return nil }
+        var j = 0
+        while j + k.count <= object.count {
+            if object[j] == k[0] && UnsafeRawBufferPointer(rebasing: object[j..<(j + k.count)]).elementsEqual(k) {
+                var p = j + k.count
+                while p < object.count && (object[p] == 0x20 || object[p] == UInt8(ascii: ":")) { p += 1 }
+                var v = 0
+                var digits = 0
+                while p < object.count, object[p] >= 0x30, object[p] <= 0x39, digits < 12 {
+                    v = v * 10 + Int(object[p] - 0x30)
+                    p += 1
+                    digits += 1
                 }
-                j += 1
+                return digits > 0 ? v : nil
             }
-            return nil
+            j += 1
         }
-        let u = Usage(
-            prompt: number("prompt_tokens"), completion: number("completion_tokens"), total: number("total_tokens"))
-        return u.prompt == nil && u.completion == nil && u.total == nil ? nil : u
+        return nil
     }
 }
 
@@ -104,7 +115,9 @@ struct RecordEncoder {
         Log.appendTimestamp(&buf)
         buf.append(contentsOf: "\",\"request_id\":".utf8)
         JSONText.appendString(&buf, r.requestId)
-        buf.append(contentsOf: ",\"role\":\"\(r.role.rawValue)\",\"flag\":".utf8)
+        buf.append(
+            contentsOf: r.role == .served
+                ? ",\"role\":\"served\",\"flag\":".utf8 : ",\"role\":\"shadow\",\"flag\":".utf8)
         var flag: Flag?
         if let route, let rules = route.rules, let fi = route.flag {
             let f = rules.flags[fi]
@@ -161,7 +174,11 @@ struct RecordEncoder {
         buf.append(contentsOf: ",\"path\":".utf8)
         JSONText.appendString(&buf, r.path)
         let notes = r.notes
-        buf.append(contentsOf: ",\"status\":\(notes.status),\"outcome\":\"\(r.outcome.rawValue)\"".utf8)
+        buf.append(contentsOf: ",\"status\":".utf8)
+        appendInt(notes.status)
+        buf.append(contentsOf: ",\"outcome\":\"".utf8)
+        buf.append(contentsOf: r.outcome.rawValue.utf8)
+        buf.append(UInt8(ascii: "\""))
         buf.append(contentsOf: ",\"latency_ms\":".utf8)
         if notes.startNs != 0 && r.endNs >= notes.startNs {
             appendMillis(r.endNs - notes.startNs)
@@ -174,13 +191,19 @@ struct RecordEncoder {
         } else {
             buf.append(contentsOf: "null".utf8)
         }
-        buf.append(contentsOf: ",\"bytes_in\":\(r.requestBody.count),\"bytes_out\":\(notes.bytesOut),\"usage\":".utf8)
+        buf.append(contentsOf: ",\"bytes_in\":".utf8)
+        appendInt(r.requestBody.count)
+        buf.append(contentsOf: ",\"bytes_out\":".utf8)
+        appendInt(notes.bytesOut)
+        buf.append(contentsOf: ",\"usage\":".utf8)
         if r.outcome == .ok, let usage = Usage.find(in: response.tail) {
-            func n(_ v: Int?) -> String { v.map(String.init) ?? "null" }
-            buf.append(
-                contentsOf:
-                    "{\"prompt_tokens\":\(n(usage.prompt)),\"completion_tokens\":\(n(usage.completion)),\"total_tokens\":\(n(usage.total))}"
-                    .utf8)
+            buf.append(contentsOf: "{\"prompt_tokens\":".utf8)
+            appendInt(usage.prompt)
+            buf.append(contentsOf: ",\"completion_tokens\":".utf8)
+            appendInt(usage.completion)
+            buf.append(contentsOf: ",\"total_tokens\":".utf8)
+            appendInt(usage.total)
+            buf.append(UInt8(ascii: "}"))
         } else {
             buf.append(contentsOf: "null".utf8)
         }
@@ -193,9 +216,11 @@ struct RecordEncoder {
                 buf.append(contentsOf: "null".utf8)
             }
             buf.append(contentsOf: ",\"events\":".utf8)
-            buf.append(contentsOf: (answer.isSSE ? String(answer.events) : "null").utf8)
+            if answer.isSSE { appendInt(answer.events) } else { buf.append(contentsOf: "null".utf8) }
         }
-        buf.append(contentsOf: ",\"capture\":\"\(response.mode.rawValue)\"".utf8)
+        buf.append(contentsOf: ",\"capture\":\"".utf8)
+        buf.append(contentsOf: response.mode.rawValue.utf8)
+        buf.append(UInt8(ascii: "\""))
         switch response.mode {
         case .none:
             break
@@ -213,10 +238,13 @@ struct RecordEncoder {
             appendRequestBody(r.requestBody, flag: flag, cap: cap)
             buf.append(contentsOf: "},\"response\":{\"body\":".utf8)
             let cut = response.prefix.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"truncated\":\(cut || response.total > response.prefix.count)".utf8)
+            buf.append(contentsOf: ",\"truncated\":".utf8)
+            appendBool(cut || response.total > response.prefix.count)
             buf.append(contentsOf: ",\"text\":".utf8)
             let textCut = answer.text.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"text_truncated\":\(textCut || answer.truncated)}".utf8)
+            buf.append(contentsOf: ",\"text_truncated\":".utf8)
+            appendBool(textCut || answer.truncated)
+            buf.append(UInt8(ascii: "}"))
         }
         buf.append(UInt8(ascii: "}"))
         return buf
@@ -230,7 +258,8 @@ struct RecordEncoder {
             if redact.isEmpty {
                 buf.append(contentsOf: "\"body\":".utf8)
                 let cut = CaptureText.appendString(&buf, raw, cap: cap)
-                buf.append(contentsOf: ",\"truncated\":\(cut)".utf8)
+                buf.append(contentsOf: ",\"truncated\":".utf8)
+                appendBool(cut)
                 return
             }
             guard let redacted = Redactor(paths: redact).redact(raw) else {
@@ -241,7 +270,30 @@ struct RecordEncoder {
             }
             buf.append(contentsOf: "\"body\":".utf8)
             let cut = redacted.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"truncated\":\(cut),\"redacted\":true".utf8)
+            buf.append(contentsOf: ",\"truncated\":".utf8)
+            appendBool(cut)
+            buf.append(contentsOf: ",\"redacted\":true".utf8)
+        }
+    }
+
+    private mutating func appendBool(_ b: Bool) {
+        buf.append(contentsOf: b ? "true".utf8 : "false".utf8)
+    }
+
+    /// Decimal digits without building a String; nil is `null`.
+    private mutating func appendInt(_ value: Int?) {
+        guard let value else {
+            buf.append(contentsOf: "null".utf8)
+            return
+        }
+        if value < 0 { buf.append(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var divisor: UInt = 1
+        while v / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            buf.append(UInt8(truncatingIfNeeded: v / divisor) + 0x30)
+            v %= divisor
+            divisor /= 10
         }
     }
 
@@ -258,11 +310,11 @@ struct RecordEncoder {
     /// Milliseconds with three decimals, from nanoseconds.
     private mutating func appendMillis(_ ns: UInt64) {
         let us = ns / 1000
-        buf.append(contentsOf: String(us / 1000).utf8)
+        appendInt(Int(us / 1000))
         buf.append(UInt8(ascii: "."))
-        let frac = us % 1000
+        let frac = Int(us % 1000)
         if frac < 100 { buf.append(UInt8(ascii: "0")) }
         if frac < 10 { buf.append(UInt8(ascii: "0")) }
-        buf.append(contentsOf: String(frac).utf8)
+        appendInt(frac)
     }
 }

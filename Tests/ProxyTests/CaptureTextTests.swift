@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Proxy
@@ -30,6 +31,25 @@ struct CaptureTextTests {
             #expect(s.hasPrefix("\"") && s.hasSuffix("\""))
             #expect(!s.dropLast().hasSuffix("\\") || s.dropLast().hasSuffix("\\\\"))
             #expect(cut == (cap < 11))  // é 2 + \" 2 + 😀 4 + x 1 + \n 2 = 11 bytes
+        }
+    }
+
+    /// Random bytes and caps: the output is always a valid JSON string within the cap; uncut
+    /// valid UTF-8 comes back exactly.
+    @Test func randomInputsGiveValidJSONWithinTheCap() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] =
+            Array("ab \"\\\n\t{}".utf8) + [
+                0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xFF,
+            ]
+        for _ in 0..<3000 {
+            let bytes = (0..<Int.random(in: 0..<40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let cap = Int.random(in: 0..<80, using: &rng)
+            let (s, cut) = capture(bytes, cap: cap)
+            #expect(s.utf8.count <= cap + 2)
+            let decoded = try JSONSerialization.jsonObject(with: Data(("[" + s + "]").utf8)) as? [String]
+            #expect(decoded != nil, "\(bytes)")
+            if !cut, let text = String(validating: bytes, as: UTF8.self) { #expect(decoded?.first == text) }
         }
     }
 }
