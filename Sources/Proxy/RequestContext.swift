@@ -12,6 +12,10 @@ struct RequestContext: EvaluationContext {
     let path: ArraySlice<UInt8>
     let bodyBytes: Int
 
+    func bodyValue(pathIndex: Int, key: ContextKey) -> Value {
+        pathIndex < facts.values.count ? facts.values[pathIndex] : .null
+    }
+
     func lookup(_ key: ContextKey) -> Value {
         switch key {
         case .targetingKey: return targetingKey

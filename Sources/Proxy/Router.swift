@@ -40,6 +40,8 @@ final class Router {
     private(set) var shadowPools: [UpstreamPool] = []
     private var shadowPoolsByAddress: [String: UpstreamPool] = [:]
     private var scanner: BodyScanner?
+    /// The compiled evaluator's reusable memory (this loop only).
+    private let scratch = EvalScratch()
     /// Per upstream of the rules: its `model` as JSON string content (escaped), when it rewrites.
     private var modelBytes: [[UInt8]?] = []
 
@@ -110,8 +112,7 @@ final class Router {
         let (key, keySource) = Router.keyAndSource(rules, head, facts)
         let context = RequestContext(
             head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count)
-        var trace: Trace?
-        let d = rules.decide(path: path, context: context, trace: &trace)
+        let d = rules.decideFast(path: path, context: context, scratch: scratch)
         if let f = d.flag {
             let r: Int
             switch d.reason {
@@ -201,6 +202,7 @@ public enum RoutingBench {
         }
         guard case .success(let request) = parsed else { return (0, "bad head") }
         let scanner = rules.needsBody ? BodyScanner(paths: rules.bodyPaths, facts: rules.needsFacts) : nil
+        let scratch = EvalScratch()
         var last = Decision(flag: nil, variant: -1, upstream: 0, reason: .noFlag)
         let start = Loop.hrtime()
         for _ in 0..<iterations {
@@ -210,8 +212,7 @@ public enum RoutingBench {
                 head: request, facts: facts, bodyPaths: rules.bodyPaths,
                 targetingKey: Router.keyAndSource(rules, request, facts).key,
                 path: path, bodyBytes: body.count)
-            var trace: Trace?
-            last = rules.decide(path: path, context: context, trace: &trace)
+            last = rules.decideFast(path: path, context: context, scratch: scratch)
         }
         let ns = Double(Loop.hrtime() - start) / Double(iterations)
         let name = last.flag.map { rules.flags[$0].variants[last.variant].name } ?? "none"

@@ -2,6 +2,13 @@
 /// request's head and scanned body (no copies), and by tests over plain dictionaries.
 public protocol EvaluationContext {
     func lookup(_ key: ContextKey) -> Value
+    /// The body value at `RuleSet.bodyPaths[pathIndex]` (`key` is that path), for contexts that
+    /// can answer by index instead of comparing paths.
+    func bodyValue(pathIndex: Int, key: ContextKey) -> Value
+}
+
+extension EvaluationContext {
+    public func bodyValue(pathIndex: Int, key: ContextKey) -> Value { lookup(key) }
 }
 
 /// What `explain` shows: each step with its value.

@@ -18,7 +18,7 @@ public indirect enum Expr: Sendable {
     /// A named `$evaluators` entry that was referenced (kept for `explain` and segment tracking).
     case segment(String, Expr)
 
-    public enum CompareOp: String, Sendable {
+    public enum CompareOp: String, Sendable, CaseIterable {
         case eq = "==", ne = "!=", strictEq = "===", strictNe = "!==", lt = "<", le = "<=", gt = ">", ge = ">="
     }
 }

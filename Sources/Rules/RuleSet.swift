@@ -43,6 +43,8 @@ public struct Flag: Sendable {
     /// The `$evaluators` segments this flag's targeting references, in first-use order: records
     /// and statistics name the ones a request matched.
     public var segments: [(name: String, rule: Expr)]
+    /// The targeting as a program (nil: the tree evaluator runs it). Set by `RuleSet`.
+    public internal(set) var program: Program? = nil
 }
 
 /// Where the targeting key comes from, tried in order.
@@ -75,6 +77,10 @@ public final class RuleSet: Sendable {
     /// Largest body prefix inspected for rules (bytes).
     public let inspectLimit: Int
     public let segmentNames: [String]
+    /// Context keys the programs read, in slot order (slot 0 is the targeting key), and for body
+    /// keys their index in `bodyPaths` (-1 otherwise).
+    public let slotKeys: [ContextKey]
+    let slotBodyIndex: [Int]
 
     init(
         revision: String, upstreams: [UpstreamSpec], defaultUpstream: Int, flags: [Flag], keySources: [KeySource],
@@ -83,7 +89,20 @@ public final class RuleSet: Sendable {
         self.revision = revision
         self.upstreams = upstreams
         self.defaultUpstream = defaultUpstream
-        self.flags = flags
+        var compiled = flags
+        var slots: [ContextKey] = [.targetingKey]
+        for i in compiled.indices {
+            guard let t = compiled[i].targeting else { continue }
+            var c = ProgramCompiler(flagKey: compiled[i].keyBytes, slots: slots)
+            compiled[i].program = c.compile(t)
+            if compiled[i].program != nil { slots = c.slots }
+        }
+        self.flags = compiled
+        slotKeys = slots
+        slotBodyIndex = slots.map { key in
+            if case .body(let p) = key { return bodyPaths.firstIndex(of: p) ?? -1 }
+            return -1
+        }
         self.keySources = keySources
         self.bodyPaths = bodyPaths
         self.needsFacts = needsFacts
@@ -125,6 +144,54 @@ public struct Decision: Sendable {
 }
 
 extension RuleSet {
+    /// `decide` for the request path: compiled programs, no trace.
+    public func decideFast<C: EvaluationContext>(path: ArraySlice<UInt8>, context: C, scratch: EvalScratch) -> Decision
+    {
+        let model = needsFacts ? context.lookup(.fact(.model)) : .null
+        for index in flags.indices where flags[index].match.matches(path: path, model: model) {
+            return evaluateFast(index, context: context, scratch: scratch)
+        }
+        return Decision(flag: nil, variant: -1, upstream: defaultUpstream, reason: .noFlag)
+    }
+
+    /// `evaluate` through the flag's program when it has one (the same decision, faster).
+    public func evaluateFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> Decision {
+        guard flags[index].enabled, flags[index].targeting != nil, let program = flags[index].program else {
+            var trace: Trace?
+            return evaluate(index, context: context, trace: &trace)
+        }
+        scratch.values.removeAll(keepingCapacity: true)
+        for i in slotKeys.indices {
+            let bi = slotBodyIndex[i]
+            scratch.values.append(
+                bi >= 0 ? context.bodyValue(pathIndex: bi, key: slotKeys[i]) : context.lookup(slotKeys[i]))
+        }
+        scratch.reserve(slots: slotKeys.count, stack: program.stackDepth)
+        scratch.storeValues()
+        let result = program.run(scratch)
+        let defaultVariant = flags[index].defaultVariant
+        var decision = Decision(
+            flag: index, variant: defaultVariant, upstream: flags[index].variants[defaultVariant].upstream,
+            reason: .defaultVariant)
+        let name: UnsafeRawBufferPointer
+        switch result.tag {
+        case .string: name = result.bytes
+        case .bool:
+            let s: StaticString = result.num != 0 ? "true" : "false"
+            name = UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
+        case .null: return decision
+        default:
+            decision.reason = .error
+            return decision
+        }
+        for vi in flags[index].variants.indices where name.elementsEqual(flags[index].variants[vi].name.utf8) {
+            return Decision(
+                flag: index, variant: vi, upstream: flags[index].variants[vi].upstream, reason: .targetingMatch)
+        }
+        decision.reason = .error
+        return decision
+    }
+
     /// Picks the flag governing the request (the first whose `match` fits) and evaluates it.
     public func decide<C: EvaluationContext>(path: ArraySlice<UInt8>, context: C, trace: inout Trace?) -> Decision {
         let model = needsFacts ? context.lookup(.fact(.model)) : .null

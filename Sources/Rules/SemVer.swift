@@ -48,6 +48,10 @@ public enum SemVer {
 
     public static func compare(_ a: String, _ op: Op, _ b: String) -> Bool? {
         guard let x = parse(a), let y = parse(b) else { return nil }
+        return compare(x, op, y)
+    }
+
+    static func compare(_ x: Version, _ op: Op, _ y: Version) -> Bool {
         switch op {
         case .eq: return x == y
         case .ne: return x != y

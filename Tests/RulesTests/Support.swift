@@ -1,4 +1,5 @@
 import Rules
+import Testing
 
 /// A context over plain values, for evaluating rules without a request.
 struct DictContext: EvaluationContext {
@@ -34,9 +35,13 @@ func file(flags: String, evaluators: String = "{}") -> String {
     """
 }
 
+/// The variant the tree evaluator picks; the compiled program (when the flag has one) must pick
+/// the same variant for the same reason, so every operator test checks both engines.
 func variantName(_ set: RuleSet, _ flag: String, _ ctx: DictContext) -> String {
     let index = set.flags.firstIndex { $0.key == flag }!
     var trace: Trace?
     let d = set.evaluate(index, context: ctx, trace: &trace)
+    let fast = set.evaluateFast(index, context: ctx, scratch: EvalScratch())
+    #expect(fast.variant == d.variant && fast.reason == d.reason, "program and tree disagree on flag \(flag)")
     return set.flags[index].variants[d.variant].name
 }
