@@ -32,21 +32,21 @@ public struct BodyFacts: Sendable {
 /// strings come back as slices of the body (copied only when they hold escapes). Malformed JSON
 /// stops the scan: `parsed` is false, every value is null, and the request still flows.
 public struct BodyScanner: Sendable {
-    let wanted: [[WantedPart]]
+    let wanted: WantedTable
     let facts: Bool
     /// The longest wanted path: below that depth nothing is compared.
     let wantedDepth: Int
     static let maxDepth = 64
 
     public init(paths: [[String]], facts: Bool) {
-        wanted = paths.map { $0.map { WantedPart(key: Array($0.utf8), index: Int($0)) } }
+        wanted = WantedTable(paths)
         wantedDepth = min(paths.map(\.count).max() ?? 0, Walker.PathStack.stored)
         self.facts = facts
     }
 
     public func scan(_ body: [UInt8], limit: Int) -> BodyFacts {
         var out = BodyFacts()
-        out.values = Array(repeating: .null, count: wanted.count)
+        out.values = Array(repeating: .null, count: wanted.pathCount)
         if body.count > limit {
             out.tooLarge = true
             return out
@@ -61,7 +61,7 @@ public struct BodyScanner: Sendable {
             }
             if !walker.out.parsed {
                 var failed = BodyFacts()
-                failed.values = Array(repeating: .null, count: wanted.count)
+                failed.values = Array(repeating: .null, count: wanted.pathCount)
                 return failed
             }
             return walker.out
@@ -69,10 +69,48 @@ public struct BodyScanner: Sendable {
     }
 }
 
-/// One component of a wanted path: an object key, which may also be an array index.
-struct WantedPart: Sendable {
-    let key: [UInt8]
-    let index: Int?
+/// The wanted paths as plain memory, so matching a path while walking touches no reference
+/// counts: parts hold offsets into one byte buffer. Immutable after init; freed with the scanner.
+final class WantedTable: @unchecked Sendable {
+    /// One component of a wanted path: an object key, which may also be an array index (-1: not).
+    struct Part {
+        var keyOffset: Int32
+        var keyCount: Int32
+        var index: Int32
+    }
+
+    let parts: UnsafeMutablePointer<Part>
+    /// Per path: its first part and its length.
+    let paths: UnsafeMutablePointer<(start: Int32, count: Int32)>
+    let pathCount: Int
+    let bytes: UnsafeMutableRawPointer
+
+    init(_ list: [[String]]) {
+        let partCount = list.reduce(0) { $0 + $1.count }
+        let byteCount = list.reduce(0) { $0 + $1.reduce(0) { $0 + $1.utf8.count } }
+        parts = .allocate(capacity: max(1, partCount))
+        paths = .allocate(capacity: max(1, list.count))
+        bytes = .allocate(byteCount: max(1, byteCount), alignment: 1)
+        pathCount = list.count
+        var pi = 0
+        var offset = 0
+        for (n, path) in list.enumerated() {
+            paths[n] = (Int32(pi), Int32(path.count))
+            for key in path {
+                let utf8 = Array(key.utf8)
+                utf8.withUnsafeBytes { (bytes + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                parts[pi] = Part(keyOffset: Int32(offset), keyCount: Int32(utf8.count), index: Int32(Int(key) ?? -1))
+                offset += utf8.count
+                pi += 1
+            }
+        }
+    }
+
+    deinit {
+        parts.deallocate()
+        paths.deallocate()
+        bytes.deallocate()
+    }
 }
 
 /// Where the walker is, for facts.
@@ -87,7 +125,7 @@ struct Walker {
     let body: [UInt8]
     /// The same bytes, for reading without bounds checks or reference counting.
     let p: UnsafeBufferPointer<UInt8>
-    let wanted: [[WantedPart]]
+    let wanted: WantedTable
     let wantedDepth: Int
     let facts: Bool
     var out: BodyFacts
@@ -129,24 +167,22 @@ struct Walker {
         while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
     }
 
-    /// Whether the current path's components all match the first ones of `w`.
+    /// Whether the current path's components all match the first ones of wanted path `w`.
     @inline(__always)
-    mutating func prefixMatches(_ w: [WantedPart]) -> Bool {
+    mutating func prefixMatches(_ w: Int) -> Bool {
+        let first = Int(wanted.paths[w].start)
         for k in 0..<path.count {
+            let part = wanted.parts[first + k]
             switch path[k] {
             case .key(let r):
-                guard equal(r, w[k].key) else { return false }
+                guard r.count == Int(part.keyCount),
+                    memcmp(p.baseAddress! + r.lowerBound, wanted.bytes + Int(part.keyOffset), r.count) == 0
+                else { return false }
             case .index(let n):
-                guard w[k].index == n else { return false }
+                guard Int(part.index) == n else { return false }
             }
         }
         return true
-    }
-
-    @inline(__always)
-    mutating func equal(_ r: Range<Int>, _ key: [UInt8]) -> Bool {
-        guard r.count == key.count else { return false }
-        return key.withUnsafeBufferPointer { k in memcmp(p.baseAddress! + r.lowerBound, k.baseAddress!, r.count) == 0 }
     }
 
     @inline(__always)
@@ -156,13 +192,13 @@ struct Walker {
 
     /// Index of the wanted path equal to the current path, if any.
     mutating func wantedIndex() -> Int? {
-        for (w, wp) in wanted.enumerated() where wp.count == path.count && prefixMatches(wp) { return w }
+        for w in 0..<wanted.pathCount where Int(wanted.paths[w].count) == path.count && prefixMatches(w) { return w }
         return nil
     }
 
     /// Whether some wanted path continues below the current path.
     mutating func wantedBelow() -> Bool {
-        for wp in wanted where wp.count > path.count && prefixMatches(wp) { return true }
+        for w in 0..<wanted.pathCount where Int(wanted.paths[w].count) > path.count && prefixMatches(w) { return true }
         return false
     }
 
