@@ -33,6 +33,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var upstream: UpstreamConnection?
     private var out = HeadWriter(capacity: 2048)
     private var retried = false
+    /// The current request's shadow copies wait here for its answer, to be scored against it.
+    private var pairing: Pairing?
 
     init(conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?, shadows: ShadowDispatcher) {
         self.conn = conn
@@ -57,7 +59,17 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         recorded = true
         guard let records, let request = conn.request else { return }
         capture.finish()
-        records.submit(encoder.encode(recordInput(request, outcome), response: &capture))
+        let input = recordInput(request, outcome)
+        records.submit(encoder.encode(input, response: &capture, scores: nil))
+        if let p = pairing {
+            pairing = nil
+            p.servedEnded(
+                AnswerSummary(
+                    status: notes.status, outcome: outcome, text: capture.answer.text,
+                    finishReason: capture.answer.finishReason, latencyNs: input.endNs - notes.startNs,
+                    ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
+                    completionTokens: Usage.find(in: capture.tail)?.completion))
+        }
     }
 
     /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
@@ -85,6 +97,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             return
         }
         let flag = rules.flags[fi]
+        if records != nil { pairing = Pairing() }
         for v in spec.variants where v != route.variant {
             let upstream = flag.variants[v].upstream
             let body = OutgoingBody(
@@ -92,7 +105,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
             shadows.mirror(
                 route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
-                isHEAD: request.isHEAD, request: recordInput(request, .ok))
+                isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing)
         }
     }
 

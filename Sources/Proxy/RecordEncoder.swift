@@ -108,7 +108,7 @@ struct RecordEncoder {
 
     init() { buf.reserveCapacity(1024) }
 
-    mutating func encode(_ r: RecordInput, response: inout ResponseCapture) -> [UInt8] {
+    mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) -> [UInt8] {
         buf.removeAll(keepingCapacity: true)
         let route = r.route
         buf.append(contentsOf: "{\"schema\":\"modelflag.record/v1\",\"ts\":\"".utf8)
@@ -218,6 +218,10 @@ struct RecordEncoder {
             buf.append(contentsOf: ",\"events\":".utf8)
             if answer.isSSE { appendInt(answer.events) } else { buf.append(contentsOf: "null".utf8) }
         }
+        if r.role == .shadow {
+            buf.append(contentsOf: ",\"scores\":".utf8)
+            if let scores { appendScores(scores) } else { buf.append(contentsOf: "null".utf8) }
+        }
         buf.append(contentsOf: ",\"capture\":\"".utf8)
         buf.append(contentsOf: response.mode.rawValue.utf8)
         buf.append(UInt8(ascii: "\""))
@@ -273,6 +277,71 @@ struct RecordEncoder {
             buf.append(contentsOf: ",\"truncated\":".utf8)
             appendBool(cut)
             buf.append(contentsOf: ",\"redacted\":true".utf8)
+        }
+    }
+
+    private mutating func appendScores(_ s: PairScores) {
+        buf.append(contentsOf: "{\"status_match\":".utf8)
+        appendBool(s.statusMatch)
+        buf.append(contentsOf: ",\"finish_reason_match\":".utf8)
+        appendOptionalBool(s.finishReasonMatch)
+        buf.append(contentsOf: ",\"served_json_valid\":".utf8)
+        appendOptionalBool(s.servedJSONValid)
+        buf.append(contentsOf: ",\"shadow_json_valid\":".utf8)
+        appendOptionalBool(s.shadowJSONValid)
+        buf.append(contentsOf: ",\"exact_match\":".utf8)
+        appendBool(s.exactMatch)
+        buf.append(contentsOf: ",\"rouge_l\":".utf8)
+        appendFixed(s.rougeL)
+        buf.append(contentsOf: ",\"jaccard\":".utf8)
+        appendFixed(s.jaccard)
+        buf.append(contentsOf: ",\"length_ratio\":".utf8)
+        if let r = s.lengthRatio { appendFixed(r) } else { buf.append(contentsOf: "null".utf8) }
+        buf.append(contentsOf: ",\"served_refusal\":".utf8)
+        appendBool(s.servedRefusal)
+        buf.append(contentsOf: ",\"shadow_refusal\":".utf8)
+        appendBool(s.shadowRefusal)
+        buf.append(contentsOf: ",\"served_empty\":".utf8)
+        appendBool(s.servedEmpty)
+        buf.append(contentsOf: ",\"shadow_empty\":".utf8)
+        appendBool(s.shadowEmpty)
+        buf.append(contentsOf: ",\"latency_delta_ms\":".utf8)
+        appendFixed(s.latencyDeltaMs)
+        buf.append(contentsOf: ",\"ttft_delta_ms\":".utf8)
+        if let d = s.ttftDeltaMs { appendFixed(d) } else { buf.append(contentsOf: "null".utf8) }
+        buf.append(contentsOf: ",\"completion_tokens_delta\":".utf8)
+        appendInt(s.completionTokensDelta)
+        buf.append(contentsOf: ",\"truncated\":".utf8)
+        appendBool(s.truncated)
+        buf.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func appendOptionalBool(_ b: Bool?) {
+        if let b { appendBool(b) } else { buf.append(contentsOf: "null".utf8) }
+    }
+
+    /// A number with up to 4 decimals (no exponent, no trailing zeros beyond one).
+    private mutating func appendFixed(_ v: Double) {
+        guard v.isFinite else {
+            buf.append(contentsOf: "null".utf8)
+            return
+        }
+        let scaled = (abs(v) * 10_000).rounded()
+        if v < 0 && scaled > 0 { buf.append(UInt8(ascii: "-")) }
+        let whole = Int(scaled / 10_000)
+        var frac = Int(scaled.truncatingRemainder(dividingBy: 10_000))
+        appendInt(whole)
+        buf.append(UInt8(ascii: "."))
+        var digits = 4
+        while digits > 1 && frac % 10 == 0 {
+            frac /= 10
+            digits -= 1
+        }
+        var div = 1
+        for _ in 1..<digits { div *= 10 }
+        while div > 0 {
+            buf.append(UInt8(truncatingIfNeeded: (frac / div) % 10) + 0x30)
+            div /= 10
         }
     }
 

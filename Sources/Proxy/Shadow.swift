@@ -1,3 +1,4 @@
+import Glibc
 import HTTP1
 import HTTPServer
 import Records
@@ -55,10 +56,10 @@ final class ShadowDispatcher {
     /// Sends one copy (head in `self.head`), or records it as dropped when over the caps.
     func mirror(
         route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, body: OutgoingBody, isHEAD: Bool,
-        request: RecordInput
+        request: RecordInput, pairing: Pairing?
     ) {
         let ex = free.popLast() ?? ShadowExchange(dispatcher: self)
-        ex.prepare(route: route, variant: variant, spec: spec, request: request)
+        ex.prepare(route: route, variant: variant, spec: spec, request: request, pairing: pairing)
         if request.requestBody.count > spec.maxBodyBytes {
             metrics.shadowDropped[1].add()
             ex.finish(.dropped)
@@ -76,6 +77,7 @@ final class ShadowDispatcher {
         ex.send(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
     }
 
+    /// The call is over (answered, failed or cut): it no longer counts against the cap.
     func ended(_ ex: ShadowExchange) {
         if ex.index >= 0, ex.index < active.count, active[ex.index] === ex {
             let last = active.removeLast()
@@ -85,6 +87,10 @@ final class ShadowDispatcher {
             }
         }
         ex.index = -1
+    }
+
+    /// The record is written: the exchange can be reused.
+    func recycle(_ ex: ShadowExchange) {
         if free.count < ShadowDispatcher.maxFree { free.append(ex) }
     }
 
@@ -122,6 +128,23 @@ final class ShadowDispatcher {
     }
 }
 
+/// A served request and its shadow copies, so that each shadow record carries the pair's scores.
+/// Whichever side ends last scores: a shadow that ends first waits here (its record unwritten)
+/// until the served exchange ends, which it always does (answer, error, cancel or drain).
+final class Pairing {
+    private(set) var served: AnswerSummary?
+    private var waiting: [ShadowExchange] = []
+
+    func park(_ ex: ShadowExchange) { waiting.append(ex) }
+
+    func servedEnded(_ summary: AnswerSummary) {
+        served = summary
+        let list = waiting
+        waiting = []
+        for ex in list { ex.complete() }
+    }
+}
+
 /// One shadow call: sends the copy over the shadow pool and reads the answer whole.
 /// Reused through the dispatcher's free list; `prepare` starts each use.
 final class ShadowExchange: UpstreamExchange {
@@ -144,13 +167,17 @@ final class ShadowExchange: UpstreamExchange {
     private var retried = false
     private var done = true
     private var isHEAD = false
+    private var pairing: Pairing?
+    private var outcome: Outcome = .ok
+    private var endNs: UInt64 = 0
 
     init(dispatcher: ShadowDispatcher) {
         self.dispatcher = dispatcher
     }
 
-    func prepare(route: Route, variant: Int, spec: ShadowSpec, request: RecordInput) {
+    func prepare(route: Route, variant: Int, spec: ShadowSpec, request: RecordInput, pairing: Pairing?) {
         self.route = route
+        self.pairing = pairing
         self.variant = variant
         done = false
         retried = false
@@ -217,17 +244,66 @@ final class ShadowExchange: UpstreamExchange {
         case .incomplete: m.shadowOutcomes[3].add()
         default: break
         }
+        self.outcome = outcome
+        endNs = Loop.hrtime()
+        dispatcher.ended(self)
+        guard dispatcher.records != nil else {
+            reset()
+            return
+        }
+        capture.finish()
+        // An answer is scored against the served one: wait for it when it is still streaming.
+        if outcome == .ok, let pairing, pairing.served == nil {
+            pairing.park(self)
+            return
+        }
+        complete()
+    }
+
+    /// Writes the shadow record, with the pair's scores when both sides answered.
+    func complete() {
+        var scores: PairScores?
+        if outcome == .ok, let served = pairing?.served, served.outcome == .ok {
+            let wantsJSON = body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
+            scores = PairScores(served: served, shadow: summary(), wantsJSON: wantsJSON)
+        }
         if let records = dispatcher.records {
-            capture.finish()
             let input = RecordInput(
                 role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
                 variant: variant, upstreamAddress: pool?.config.address.description ?? "", notes: notes,
-                outcome: outcome, requestBody: body, endNs: Loop.hrtime())
-            records.submit(dispatcher.encoder.encode(input, response: &capture))
+                outcome: outcome, requestBody: body, endNs: endNs)
+            records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))
         }
+        reset()
+    }
+
+    private func reset() {
         route = nil
         pool = nil
-        dispatcher.ended(self)
+        pairing = nil
+        dispatcher.recycle(self)
+    }
+
+    /// This side of the pair, for scoring.
+    private func summary() -> AnswerSummary {
+        AnswerSummary(
+            status: notes.status, outcome: outcome, text: capture.answer.text,
+            finishReason: capture.answer.finishReason,
+            latencyNs: endNs - notes.startNs,
+            ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
+            completionTokens: Usage.find(in: capture.tail)?.completion)
+    }
+
+    static func contains(_ p: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitCount
+        guard p.count >= n else { return false }
+        var i = 0
+        while i + n <= p.count {
+            guard let q = p[i...].firstIndex(of: s.utf8Start.pointee), q + n <= p.count else { return false }
+            if memcmp(p.baseAddress! + q, s.utf8Start, n) == 0 { return true }
+            i = q + 1
+        }
+        return false
     }
 
     // MARK: UpstreamExchange

@@ -16,13 +16,13 @@ import Testing
         init(
             shadow: String = #"{"variants": ["candidate"]}"#, records: String = #"{"capture": "none"}"#,
             candidatePort: UInt16? = nil, candidateArgs: [String] = [], rewriteModels: Bool = false,
-            proxyArgs: [String] = []
+            proxyArgs: [String] = [], candidateModel: String = "candidate-v2"
         ) throws {
             stable = try Spawned(
                 ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
             if candidatePort == nil {
                 candidate = try Spawned(
-                    ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2", "--faults"] + candidateArgs,
+                    ["stub-model", "--listen", "127.0.0.1:0", "--model", candidateModel, "--faults"] + candidateArgs,
                     roles: ["stand-in"])
             } else {
                 candidate = nil
@@ -145,6 +145,41 @@ import Testing
         let rows = stats.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
         #expect(rows.contains { $0.prefix(4) == ["chat", "candidate", "shadow", "faq"] && $0[5] == "\(n / 3)" })
         #expect(rows.contains { $0.prefix(4) == ["chat", "stable", "served", "-"] && $0[5] == "\(n - n / 3)" })
+    }
+
+    /// Every shadow record carries the pair's scores: against an identical model they agree
+    /// exactly; against a different one the similarity is partial, and SSE answers are scored too.
+    @Test func shadowRecordsCarryScores() throws {
+        let same = try ShadowFleet(candidateModel: "stable-v1")
+        let c = try Client(port: same.port)
+        for i in 0..<10 {
+            #expect(try c.request(chatRequest(Self.body(i, stream: i % 2 == 0))).status == 200)
+        }
+        usleep(500_000)
+        let equal = try same.stopAndReadRecords().filter { $0["role"] as? String == "shadow" }
+        #expect(equal.count == 10)
+        for r in equal {
+            let s = try #require(r["scores"] as? [String: Any], "\(r)")
+            #expect(s["status_match"] as? Bool == true)
+            #expect(s["exact_match"] as? Bool == true)
+            #expect(s["rouge_l"] as? Double == 1)
+            #expect(s["finish_reason_match"] as? Bool == true)
+            #expect(s["shadow_empty"] as? Bool == false)
+        }
+        let different = try ShadowFleet()
+        let d = try Client(port: different.port)
+        for i in 0..<10 { #expect(try d.request(chatRequest(Self.body(i))).status == 200) }
+        usleep(500_000)
+        let scored = try different.stopAndReadRecords().filter { $0["role"] as? String == "shadow" }
+        #expect(scored.count == 10)
+        for r in scored {
+            let s = try #require(r["scores"] as? [String: Any])
+            #expect(s["exact_match"] as? Bool == false)
+            let rouge = try #require(s["rouge_l"] as? Double)
+            #expect(rouge >= 0 && rouge < 1)
+            #expect(s["latency_delta_ms"] is Double)
+            #expect(s["completion_tokens_delta"] is Int)
+        }
     }
 
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,

@@ -1,0 +1,69 @@
+import Testing
+
+@testable import Proxy
+
+struct ComparatorsTests {
+    func answer(_ text: String, status: Int = 200, finish: String? = "stop", latencyMs: Double = 10, tokens: Int? = nil)
+        -> AnswerSummary
+    {
+        AnswerSummary(
+            status: status, outcome: .ok, text: Array(text.utf8), finishReason: finish.map { Array($0.utf8) },
+            latencyNs: UInt64(latencyMs * 1e6), ttftNs: nil, completionTokens: tokens)
+    }
+
+    @Test func identicalAnswersAgreeOnEverything() {
+        let s = PairScores(served: answer("The cat sat."), shadow: answer("the CAT sat"), wantsJSON: false)
+        #expect(s.statusMatch)
+        #expect(s.finishReasonMatch == true)
+        #expect(!s.exactMatch)  // bytes differ
+        #expect(s.rougeL == 1)
+        #expect(s.jaccard == 1)
+        #expect(s.lengthRatio == 1)
+        #expect(s.servedJSONValid == nil && s.shadowJSONValid == nil)
+    }
+
+    /// ROUGE-L F1 by hand: LCS("a b c d e", "a c e f") = "a c e" (3); P = 3/4, R = 3/5, F1 = 2PR/(P+R).
+    @Test func rougeLIsTheLongestCommonSubsequenceF1() {
+        let s = PairScores(served: answer("a b c d e"), shadow: answer("a c e f"), wantsJSON: false)
+        let p = 3.0 / 4
+        let r = 3.0 / 5
+        #expect(abs(s.rougeL - 2 * p * r / (p + r)) < 1e-9)
+        #expect(abs(s.jaccard - 3.0 / 6) < 1e-9)  // {a c e} of {a b c d e f}
+        #expect(s.lengthRatio == 4.0 / 5)
+    }
+
+    @Test func statusFinishAndDeltas() {
+        let s = PairScores(
+            served: answer("x", finish: "stop", latencyMs: 10, tokens: 20),
+            shadow: answer("x", status: 500, finish: "length", latencyMs: 35, tokens: 5), wantsJSON: false)
+        #expect(!s.statusMatch)
+        #expect(s.finishReasonMatch == false)
+        #expect(abs(s.latencyDeltaMs - 25) < 1e-6)
+        #expect(s.completionTokensDelta == -15)
+    }
+
+    @Test func jsonValidityOnlyWhenAsked() {
+        let s = PairScores(served: answer(#"{"a": [1, 2]}"#), shadow: answer(#"{"a": [1, 2"#), wantsJSON: true)
+        #expect(s.servedJSONValid == true)
+        #expect(s.shadowJSONValid == false)
+    }
+
+    @Test func refusalsAndEmptyAnswers() {
+        #expect(PairScores.isRefusal(Array("  I'm sorry, but I can't help with that.".utf8)))
+        #expect(PairScores.isRefusal(Array("I\u{2019}m unable to do that".utf8)))
+        #expect(PairScores.isRefusal(Array("As an AI language model, ...".utf8)))
+        #expect(!PairScores.isRefusal(Array("Sure: I'm sorry you had trouble; here is the fix.".utf8)))
+        let s = PairScores(served: answer("Here you go"), shadow: answer(""), wantsJSON: false)
+        #expect(s.shadowEmpty && !s.servedEmpty)
+        #expect(s.rougeL == 0)
+        #expect(s.lengthRatio == 0)
+    }
+
+    @Test func longAnswersAreCutForROUGEAndSaySo() {
+        let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
+        let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
+        #expect(s.truncated)
+        #expect(s.rougeL == 1)
+        #expect(s.exactMatch)
+    }
+}
