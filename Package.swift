@@ -23,9 +23,7 @@ let package = Package(
         .executable(name: "modelflag", targets: ["modelflag"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // SHA-256 for record capture (`hash` mode, redaction, targeting-key hashes).
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         /// libuv, found through pkg-config (Debian: libuv1-dev).
@@ -47,9 +45,7 @@ let package = Package(
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
         .target(
             name: "Proxy",
-            dependencies: [
-                "UVCore", "HTTP1", "HTTPServer", "Rules", "Records", .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
@@ -75,8 +71,6 @@ let package = Package(
         .testTarget(name: "RecordsTests", dependencies: ["Records"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HTTP1", "Rules"], swiftSettings: strict),
-        .testTarget(
-            name: "IntegrationTests", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", swiftSettings: strict),
     ]
 )

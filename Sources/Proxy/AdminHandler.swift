@@ -29,6 +29,7 @@ public final class AdminHandler: ConnectionHandler {
         case "/metrics" where isGet:
             var text = PrometheusText.render(shared.workerMetrics, draining: shared.isDraining, ready: shared.isReady)
             text += rulesMetrics()
+            if let stats = shared.recordStats.withLock({ $0 }) { text += PrometheusText.records(stats) }
             respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text)
         case "/rules" where isGet:
             respond(conn, 200, "application/json", rulesJSON())

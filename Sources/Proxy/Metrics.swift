@@ -1,3 +1,4 @@
+import Records
 import Synchronization
 
 /// One relaxed atomic counter (a class so that it can live in arrays).
@@ -71,6 +72,25 @@ public final class Metrics: Sendable {
 
 /// Renders the Prometheus text exposition format (version 0.0.4) over all workers' metrics.
 public enum PrometheusText {
+    /// The output records writer: written, dropped (and why), rotations, repaired bytes.
+    static func records(_ s: RecordStats) -> String {
+        var out = "# HELP modelflag_records_written_total Output records written to disk.\n"
+        out += "# TYPE modelflag_records_written_total counter\n"
+        out += "modelflag_records_written_total \(s.written)\n"
+        out +=
+            "# HELP modelflag_records_dropped_total Output records lost: queue full (disk or writer too slow) or write error (ENOSPC, EIO).\n"
+        out += "# TYPE modelflag_records_dropped_total counter\n"
+        out += "modelflag_records_dropped_total{reason=\"queue_full\"} \(s.droppedQueueFull)\n"
+        out += "modelflag_records_dropped_total{reason=\"write_error\"} \(s.droppedIO)\n"
+        out += "# HELP modelflag_records_rotations_total Records files rotated.\n"
+        out += "# TYPE modelflag_records_rotations_total counter\n"
+        out += "modelflag_records_rotations_total \(s.rotations)\n"
+        out += "# HELP modelflag_records_torn_bytes_repaired Bytes of a torn last line moved aside at start.\n"
+        out += "# TYPE modelflag_records_torn_bytes_repaired gauge\n"
+        out += "modelflag_records_torn_bytes_repaired \(s.tornBytes)\n"
+        return out
+    }
+
     public static func render(_ all: [Metrics], draining: Bool, ready: Bool) -> String {
         func sum(_ f: (Metrics) -> Counter) -> Int { all.reduce(0) { $0 + f($1).load } }
         var out = ""

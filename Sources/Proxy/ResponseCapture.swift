@@ -1,4 +1,3 @@
-import Crypto
 import HTTP1
 import Rules
 
@@ -46,7 +45,7 @@ struct ResponseCapture {
         if wantsAnswer { answer.feed(bytes) }
         switch mode {
         case .none: break
-        case .hash: hasher?.update(bufferPointer: bytes)
+        case .hash: hasher?.update(bytes)
         case .full:
             if prefix.count <= cap { prefix.append(contentsOf: bytes.prefix(cap + 1 - prefix.count)) }
         }
@@ -58,15 +57,8 @@ struct ResponseCapture {
 
     /// The body's SHA-256 as hex (`hash` mode), once the body ended.
     mutating func digestHex(into out: inout [UInt8]) {
-        guard let h = hasher else { return }
-        let digest = h.finalize()
-        let hex = Array("0123456789abcdef".utf8)
-        digest.withUnsafeBytes { d in
-            for b in d {
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 15)])
-            }
-        }
+        guard var h = hasher else { return }
+        Digest.appendHex(h.finalize(), into: &out)
         hasher = nil
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import HTTP1
 import HTTPServer
 import Rules
@@ -157,7 +156,7 @@ final class Router {
 
     static func keyHash(_ key: ArraySlice<UInt8>) -> UInt64 {
         key.withUnsafeBytes { p in
-            SHA256.hash(data: p).withUnsafeBytes { d in d.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+            SHA256.hash(UnsafeRawBufferPointer(p)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         }
     }
 

@@ -144,6 +144,7 @@ public enum ProxyRuntime {
         }
         defer { records?.close() }
         let writer = records
+        shared.recordStats.withLock { $0 = records?.stats }
         let loop: Loop
         let worker0: Worker
         do {

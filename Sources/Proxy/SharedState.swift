@@ -1,3 +1,4 @@
+import Records
 import Synchronization
 
 /// State every worker and the admin endpoint read: readiness and drain, plus all workers' metrics.
@@ -7,6 +8,8 @@ public final class SharedState: Sendable {
     let rules = RulesChannel()
     /// Flag decisions by flag, variant and reason, across workers and reloads.
     public let flagCounters = FlagCounters()
+    /// The output records writer's counters, when `--records-dir` is set.
+    let recordStats = Mutex<RecordStats?>(nil)
     private let drainingFlag = Atomic<Bool>(false)
 
     public init(workers: Int) {

@@ -121,9 +121,14 @@ final class Spawned: @unchecked Sendable {
 
 /// Runs `modelflag ARGS` to completion and returns its exit status and standard output.
 func runBinary(_ args: [String]) throws -> (Int32, String) {
+    try runProgram([Binary.path] + args)
+}
+
+/// Runs a program to its end: exit status and standard output.
+func runProgram(_ argv: [String]) throws -> (Int32, String) {
     let out = NSTemporaryDirectory() + "modelflag-out-\(UUID().uuidString)"
     defer { try? FileManager.default.removeItem(atPath: out) }
-    let pid = try Spawned.spawn([Binary.path] + args, stdout: out, stderr: "/dev/null")
+    let pid = try Spawned.spawn(argv, stdout: out, stderr: "/dev/null")
     var status: Int32 = 0
     waitpid(pid, &status, 0)
     let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""

@@ -338,3 +338,60 @@ final class FollowingTailer: @unchecked Sendable {
         #expect(v1Only.split(separator: "\n").count == 2)
     }
 }
+
+/// E48 on a real full disk: a tiny tmpfs as the records directory (needs root to mount; CI runs
+/// as root). Traffic is unaffected, drops are counted, no partial line is left, and writing
+/// resumes when the disk grows.
+@Suite(.serialized) struct RecordsFullDiskTests {
+    static func sh(_ args: [String]) -> Int32 {
+        guard let pid = try? Spawned.spawn(args, stdout: "/dev/null", stderr: "/dev/null") else { return -1 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return status
+    }
+
+    static let canMount: Bool = {
+        let dir = NSTemporaryDirectory() + "modelflag-mount-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard sh(["/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]) == 0 else { return false }
+        _ = sh(["/bin/umount", dir])
+        return true
+    }()
+
+    @Test(.enabled(if: canMount, "mounting a tmpfs needs root")) func aFullDiskDropsRecordsNotRequests() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-full-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(Self.sh(["/bin/mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", dir]) == 0)
+        defer {
+            _ = Self.sh(["/bin/umount", "-l", dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--records-fsync", "always"])
+        let c = try Client(port: stack.port)
+        for i in 0..<400 {
+            #expect(try c.request(chatRequest(extra: "X-Request-Id: full-\(i)\r\n")).status == 200)
+        }
+        usleep(300_000)
+        let dropped = try stack.metric("modelflag_records_dropped_total{reason=\"write_error\"}")
+        let written = try stack.metric("modelflag_records_written_total")
+        #expect(dropped > 0)
+        #expect(written > 0)
+        #expect(written + dropped == 400)
+        // The disk grows: writing resumes by itself.
+        #expect(Self.sh(["/bin/mount", "-o", "remount,size=2m", dir]) == 0)
+        for i in 0..<50 {
+            #expect(try c.request(chatRequest(extra: "X-Request-Id: after-\(i)\r\n")).status == 200)
+        }
+        usleep(300_000)
+        #expect(try stack.metric("modelflag_records_written_total") == written + 50)
+        stack.proxy.signal(SIGTERM)
+        #expect(stack.proxy.wait(timeout: 10) == 0)
+        // Every line is whole: the file ends with a newline and each line parses.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/records.jsonl"))
+        #expect(bytes.last == 0x0A)
+        let records = try RecordsIntegrationTests().readRecords(dir)
+        #expect(records.count == Int(written) + 50)
+        #expect(records.filter { ($0["request_id"] as? String)?.hasPrefix("after-") == true }.count == 50)
+    }
+}

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 
@@ -320,8 +319,7 @@ import Testing
             try Client(port: hashFleet.port).request(chatRequest(body, extra: "X-Request-Id: h-1\r\n")).status == 200)
         usleep(200_000)
         let hashed = try hashFleet.stopAndReadRecords()
-        let expectedHash = SHA256.hash(data: Array(body.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-            .joined()
+        let expectedHash = try sha256sum(body)
         for r in hashed where r["request_id"] as? String == "h-1" {
             #expect((r["request"] as? [String: Any])?["sha256"] as? String == expectedHash)
             #expect(((r["response"] as? [String: Any])?["sha256"] as? String)?.count == 64)
@@ -403,4 +401,14 @@ final class Blackhole: @unchecked Sendable {
         filler = nil
         close(fd)
     }
+}
+
+/// SHA-256 of `text` by coreutils' `sha256sum`, an implementation independent of ours.
+func sha256sum(_ text: String) throws -> String {
+    let path = NSTemporaryDirectory() + "modelflag-sha-\(UUID().uuidString)"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let (rc, out) = try runProgram(["/usr/bin/sha256sum", path])
+    guard rc == 0, let hex = out.split(separator: " ").first else { throw HarnessError.io("sha256sum failed") }
+    return String(hex)
 }

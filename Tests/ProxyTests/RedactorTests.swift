@@ -1,4 +1,3 @@
-import Crypto
 import Testing
 
 @testable import Proxy
@@ -10,7 +9,9 @@ struct RedactorTests {
     }
 
     func hash(_ raw: String) -> String {
-        "sha256:" + SHA256.hash(data: Array(raw.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        "sha256:"
+            + Array(raw.utf8).withUnsafeBytes { SHA256.hash($0) }.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+            .joined()
     }
 
     @Test func replacesListedFieldsAndKeepsEveryOtherByte() {

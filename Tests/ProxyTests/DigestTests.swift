@@ -1,0 +1,45 @@
+import Testing
+
+@testable import Proxy
+
+/// SHA-256 against the FIPS 180-4 / NIST example vectors (each also checked with coreutils'
+/// `sha256sum`), fed whole and in pieces.
+struct DigestTests {
+    func hex(_ input: [UInt8], pieces: Int = 1) -> String {
+        var h = SHA256()
+        let step = max(1, input.count / pieces)
+        var i = 0
+        while i < input.count {
+            let end = min(input.count, i + step)
+            input[i..<end].withUnsafeBytes { h.update($0) }
+            i = end
+        }
+        var out: [UInt8] = []
+        Digest.appendHex(h.finalize(), into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func nistVectors() {
+        #expect(hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let two = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        for pieces in [1, 3, 7, 56] {
+            #expect(hex(two, pieces: pieces) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        }
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        #expect(hex(million, pieces: 13) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Lengths around the 55/56/64-byte padding edges.
+    @Test func paddingEdges() {
+        #expect(
+            hex([UInt8](repeating: 0x61, count: 55))
+                == "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318")
+        #expect(
+            hex([UInt8](repeating: 0x61, count: 56))
+                == "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a")
+        #expect(
+            hex([UInt8](repeating: 0x61, count: 64))
+                == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
+    }
+}
