@@ -8,6 +8,7 @@
 #   noshadow.json  examples/rules/shadow-candidate.json without "shadow" and "records"
 #   shadow.json    the same with shadow at 100 % to the candidate backend, capture "none"
 #   capture.json   the same without shadow, capture "full" (no redaction)
+#   allstable.json rules.json with every request sent to stable (the rules work without the split)
 #   A_NAME=no-mirror A_ARGS='--rules $RUN/noshadow.json' B_NAME=mirror B_ARGS='--rules $RUN/shadow.json' RELOAD=0 ...
 # Each line also gives the CPU per request of the stable and candidate backends (nginx).
 #
@@ -56,6 +57,9 @@ json.dump(base, open(run + "/shadow.json", "w"), indent=1)
 del flag["shadow"]
 flag["records"] = {"capture": "full", "maxBodyBytes": 8192}
 json.dump(base, open(run + "/capture.json", "w"), indent=1)
+canary = json.load(open(run + "/rules.base.json"))
+canary["flags"]["chat-model"]["targeting"] = {"if": [{"$ref": "escalation"}, "stable", {"$ref": "multi_turn"}, "stable", "stable"]}
+json.dump(canary, open(run + "/allstable.json", "w"), indent=1)
 PY
 A_ARGS="${A_ARGS:-}"; A_ARGS="${A_ARGS//\$RUN/$RUN}"
 B_ARGS="${B_ARGS:---rules $RUN/rules.json}"; B_ARGS="${B_ARGS//\$RUN/$RUN}"
