@@ -30,14 +30,17 @@ public final class AdminHandler: ConnectionHandler {
             var text = PrometheusText.render(shared.workerMetrics, draining: shared.isDraining, ready: shared.isReady)
             text += rulesMetrics()
             if let stats = shared.recordStats.withLock({ $0 }) { text += PrometheusText.records(stats) }
+            text += shared.segmentStats.prometheus()
             respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text)
         case "/rules" where isGet:
             respond(conn, 200, "application/json", rulesJSON())
-        case "/healthz", "/readyz", "/metrics", "/rules":
+        case "/stats" where isGet:
+            respond(conn, 200, "application/json", shared.segmentStats.json())
+        case "/healthz", "/readyz", "/metrics", "/rules", "/stats":
             conn.respondError(status: 405, code: "method_not_allowed", message: "use GET", close: false)
         default:
             conn.respondError(
-                status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules",
+                status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules /stats",
                 close: false)
         }
     }

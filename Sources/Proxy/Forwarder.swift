@@ -36,12 +36,19 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     /// The current request's shadow copies wait here for its answer, to be scored against it.
     private var pairing: Pairing?
 
-    init(conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?, shadows: ShadowDispatcher) {
+    /// Per-segment statistics (with records on).
+    let stats: SegmentStats?
+
+    init(
+        conn: ServerConnection, router: Router, metrics: Metrics, records: RecordWriter?, shadows: ShadowDispatcher,
+        stats: SegmentStats?
+    ) {
         self.conn = conn
         self.router = router
         self.metrics = metrics
         self.records = records
         self.shadows = shadows
+        self.stats = stats
     }
 
     /// The record facts of the current exchange.
@@ -61,6 +68,14 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         capture.finish()
         let input = recordInput(request, outcome)
         records.submit(encoder.encode(input, response: &capture, scores: nil))
+        if let stats, let route,
+            let event = SegmentStats.event(
+                route: route, variant: route.variant, role: "served", outcome: outcome, notes: notes,
+                endNs: input.endNs,
+                scores: nil)
+        {
+            stats.observe(event)
+        }
         if let p = pairing {
             pairing = nil
             p.servedEnded(

@@ -67,13 +67,14 @@ final class Worker {
         }
         router.recordDetails = records != nil
         self.router = router
-        let shadows = ShadowDispatcher(loop: loop, metrics: metrics, records: records)
+        let stats = records != nil ? shared.segmentStats : nil
+        let shadows = ShadowDispatcher(loop: loop, metrics: metrics, records: records, stats: stats)
         self.shadows = shadows
         observer = MetricsObserver(metrics)
         server = try Server(
             loop: loop, name: "proxy", address: address, reusePort: options.workers > 1, config: options.server
         ) { conn in
-            Forwarder(conn: conn, router: router, metrics: metrics, records: records, shadows: shadows)
+            Forwarder(conn: conn, router: router, metrics: metrics, records: records, shadows: shadows, stats: stats)
         }
         server.observer = observer
     }

@@ -19,6 +19,7 @@ final class ShadowDispatcher {
     let loop: Loop
     let metrics: Metrics
     let records: RecordWriter?
+    let stats: SegmentStats?
     private(set) var active: [ShadowExchange] = []
     private var free: [ShadowExchange] = []
     private var sweep: Timer?
@@ -30,10 +31,11 @@ final class ShadowDispatcher {
     static let sweepMs: UInt64 = 50
     static let maxFree = 64
 
-    init(loop: Loop, metrics: Metrics, records: RecordWriter?) {
+    init(loop: Loop, metrics: Metrics, records: RecordWriter?, stats: SegmentStats?) {
         self.loop = loop
         self.metrics = metrics
         self.records = records
+        self.stats = stats
         rng = Loop.hrtime() | 1
     }
 
@@ -273,6 +275,13 @@ final class ShadowExchange: UpstreamExchange {
                 variant: variant, upstreamAddress: pool?.config.address.description ?? "", notes: notes,
                 outcome: outcome, requestBody: body, endNs: endNs)
             records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))
+        }
+        if let stats = dispatcher.stats, outcome != .dropped, let route,
+            let event = SegmentStats.event(
+                route: route, variant: variant, role: "shadow", outcome: outcome, notes: notes, endNs: endNs,
+                scores: scores)
+        {
+            stats.observe(event)
         }
         reset()
     }

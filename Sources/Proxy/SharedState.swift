@@ -8,6 +8,8 @@ public final class SharedState: Sendable {
     let rules = RulesChannel()
     /// Flag decisions by flag, variant and reason, across workers and reloads.
     public let flagCounters = FlagCounters()
+    /// Per flag × variant × role × segment statistics (computed with output records).
+    public let segmentStats = SegmentStats()
     /// The output records writer's counters, when `--records-dir` is set.
     let recordStats = Mutex<RecordStats?>(nil)
     private let drainingFlag = Atomic<Bool>(false)

@@ -181,6 +181,40 @@ import Testing
         }
     }
 
+    /// `/stats` and `/metrics` give per flag × variant × role × segment figures, scores included.
+    @Test func statsBySegmentOnTheAdminPort() throws {
+        let fleet = try ShadowFleet()
+        let c = try Client(port: fleet.port)
+        for i in 0..<30 { #expect(try c.request(chatRequest(Self.body(i))).status == 200) }
+        usleep(500_000)
+        let admin = try Client(port: fleet.proxy.port("admin"))
+        let r = try admin.request("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(r.status == 200)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.bodyText.utf8)) as! [String: Any]
+        let rows = obj["rows"] as! [[String: Any]]
+        func row(_ variant: String, _ role: String, _ segment: String) -> [String: Any]? {
+            rows.first {
+                $0["variant"] as? String == variant && $0["role"] as? String == role
+                    && $0["segment"] as? String == segment
+            }
+        }
+        #expect(row("stable", "served", "*")?["requests"] as? Int == 30)
+        #expect(row("stable", "served", "faq")?["requests"] as? Int == 10)
+        let shadowFaq = try #require(row("candidate", "shadow", "faq"))
+        #expect(shadowFaq["requests"] as? Int == 10)
+        let scores = try #require(shadowFaq["scores"] as? [String: Any])
+        #expect(scores["n"] as? Int == 10)
+        #expect((scores["rouge_l_p5"] as? Double ?? -1) >= 0)
+        #expect(((row("stable", "served", "*")?["latency_ms"] as? [String: Any])?["p99"] as? Double ?? 0) > 0)
+        let metrics = try admin.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(
+            metrics.contains(
+                #"modelflag_segment_requests_total{flag="chat",variant="candidate",role="shadow",segment="faq"} 10"#))
+        #expect(
+            metrics.contains(
+                #"modelflag_segment_rouge_l{flag="chat",variant="candidate",role="shadow",segment="*",stat="p5"}"#))
+    }
+
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,
     /// nor the next request on the same connection.
     @Test(arguments: ["refused", "blackhole", "delay=10000", "hang", "reset"])

@@ -1,0 +1,272 @@
+import Glibc
+import Rules
+import Synchronization
+
+/// Per flag × variant × role × segment statistics over a sliding window (issue 6): requests,
+/// errors, latency and TTFT quantiles, and for shadow answers the pair scores (mean and low tail).
+///
+/// Shared by every worker (one mutex; a record-time update is a few dictionary lookups). The
+/// window is 10 one-minute slots: a slot is reset when the minute it holds is over 10 minutes old,
+/// so memory is bounded by the number of keys, and keys by the rules (flags × variants × 2 roles
+/// × (segments referenced by the flag + 1, the `*` row that counts every request)).
+public final class SegmentStats: Sendable {
+    struct Key: Hashable {
+        var flag: String
+        var variant: String
+        var role: String
+        var segment: String
+    }
+
+    struct Cell {
+        var requests = 0
+        var errors = 0
+        var latency = LatencySketch()
+        var ttft = LatencySketch()
+        var scored = 0
+        var statusMatches = 0
+        var exactMatches = 0
+        var refusals = 0
+        var rouge = ScoreHistogram()
+
+        mutating func merge(_ o: Cell) {
+            requests += o.requests
+            errors += o.errors
+            latency.merge(o.latency)
+            ttft.merge(o.ttft)
+            scored += o.scored
+            statusMatches += o.statusMatches
+            exactMatches += o.exactMatches
+            refusals += o.refusals
+            rouge.merge(o.rouge)
+        }
+    }
+
+    struct Series {
+        var minutes = [Int](repeating: -1, count: SegmentStats.slots)
+        var cells = [Cell?](repeating: nil, count: SegmentStats.slots)
+        /// Since start (Prometheus counters).
+        var totalRequests = 0
+        var totalErrors = 0
+    }
+
+    static let slots = 10
+    static let slotSeconds = 60
+    private let state = Mutex<[Key: Series]>([:])
+
+    public init() {}
+
+    /// One ended exchange (served or shadow).
+    struct Event {
+        var flag: String
+        var variant: String
+        var role: String
+        var segments: [String]
+        var ok: Bool
+        var latencyMs: Double
+        var ttftMs: Double?
+        var scores: PairScores?
+    }
+
+    /// The event of an exchange governed by a flag (nil otherwise: no flag, no row).
+    static func event(
+        route: Route, variant: Int, role: String, outcome: Outcome, notes: ExchangeNotes, endNs: UInt64,
+        scores: PairScores?
+    ) -> Event? {
+        guard let rules = route.rules, let fi = route.flag, variant >= 0 else { return nil }
+        let flag = rules.flags[fi]
+        var segments: [String] = []
+        if route.segments != 0 {
+            for (i, seg) in flag.segments.enumerated() where i < 64 && route.segments & (1 << UInt64(i)) != 0 {
+                segments.append(seg.name)
+            }
+        }
+        return Event(
+            flag: flag.key, variant: flag.variants[variant].name, role: role, segments: segments, ok: outcome == .ok,
+            latencyMs: endNs >= notes.startNs ? Double(endNs - notes.startNs) / 1e6 : 0,
+            ttftMs: notes.streamed && notes.firstByteNs != 0 ? Double(notes.firstByteNs - notes.startNs) / 1e6 : nil,
+            scores: scores)
+    }
+
+    func observe(_ e: Event, now: Int = Int(time(nil))) {
+        let minute = now / SegmentStats.slotSeconds
+        let slot = minute % SegmentStats.slots
+        state.withLock { all in
+            for segment in ["*"] + e.segments {
+                let key = Key(flag: e.flag, variant: e.variant, role: e.role, segment: segment)
+                var series = all[key] ?? Series()
+                if series.minutes[slot] != minute {
+                    series.minutes[slot] = minute
+                    series.cells[slot] = Cell()
+                }
+                var cell = series.cells[slot]!
+                cell.requests += 1
+                series.totalRequests += 1
+                if !e.ok {
+                    cell.errors += 1
+                    series.totalErrors += 1
+                }
+                cell.latency.add(e.latencyMs)
+                if let t = e.ttftMs { cell.ttft.add(t) }
+                if let s = e.scores {
+                    cell.scored += 1
+                    if s.statusMatch { cell.statusMatches += 1 }
+                    if s.exactMatch { cell.exactMatches += 1 }
+                    if s.shadowRefusal { cell.refusals += 1 }
+                    cell.rouge.add(s.rougeL)
+                }
+                series.cells[slot] = cell
+                all[key] = series
+            }
+        }
+    }
+
+    /// One row of the window.
+    struct Row {
+        var key: Key
+        var window: Cell
+        var totalRequests: Int
+        var totalErrors: Int
+    }
+
+    /// Every key's window merged (the last 10 minutes), sorted by flag, segment, variant, role.
+    func snapshot(now: Int = Int(time(nil))) -> [Row] {
+        let minute = now / SegmentStats.slotSeconds
+        return state.withLock { all in
+            all.map { key, series in
+                var merged = Cell()
+                for i in 0..<SegmentStats.slots where series.minutes[i] > minute - SegmentStats.slots {
+                    if let c = series.cells[i] { merged.merge(c) }
+                }
+                return Row(
+                    key: key, window: merged, totalRequests: series.totalRequests, totalErrors: series.totalErrors)
+            }
+        }.sorted {
+            ($0.key.flag, $0.key.segment, $0.key.variant, $0.key.role)
+                < ($1.key.flag, $1.key.segment, $1.key.variant, $1.key.role)
+        }
+    }
+}
+
+/// Scores in [0, 1] in 100 bins: mean, minimum and low quantiles (the tail a gate looks at).
+struct ScoreHistogram {
+    private(set) var bins = [UInt32](repeating: 0, count: 101)
+    private(set) var count = 0
+    private(set) var sum = 0.0
+    private(set) var min = 1.0
+
+    mutating func add(_ x: Double) {
+        let v = Swift.max(0, Swift.min(1, x))
+        bins[Int((v * 100).rounded(.down))] += 1
+        count += 1
+        sum += v
+        if v < min { min = v }
+    }
+
+    mutating func merge(_ o: ScoreHistogram) {
+        guard o.count > 0 else { return }
+        for i in 0..<bins.count { bins[i] += o.bins[i] }
+        count += o.count
+        sum += o.sum
+        min = Swift.min(min, o.min)
+    }
+
+    var mean: Double? { count > 0 ? sum / Double(count) : nil }
+
+    /// The lower edge of the bin holding the q-quantile (conservative for a low tail).
+    func quantile(_ q: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = Int((q * Double(count - 1)).rounded(.down))
+        var seen = 0
+        for i in 0..<bins.count {
+            seen += Int(bins[i])
+            if seen > rank { return Swift.max(Double(i) / 100, min) }
+        }
+        return 1
+    }
+}
+
+extension SegmentStats {
+    /// `GET /stats`: the window as JSON.
+    func json(now: Int = Int(time(nil))) -> String {
+        var out = "{\"window_seconds\":\(SegmentStats.slots * SegmentStats.slotSeconds),\"rows\":["
+        for (n, row) in snapshot(now: now).enumerated() {
+            if n > 0 { out += "," }
+            let w = row.window
+            out += "{\"flag\":\(quote(row.key.flag)),\"variant\":\(quote(row.key.variant)),\"role\":\"\(row.key.role)\""
+            out += ",\"segment\":\(quote(row.key.segment)),\"requests\":\(w.requests),\"errors\":\(w.errors)"
+            out += ",\"error_rate\":\(num(w.requests > 0 ? Double(w.errors) / Double(w.requests) : nil))"
+            out += ",\"latency_ms\":\(quantiles(w.latency)),\"ttft_ms\":\(quantiles(w.ttft))"
+            if w.scored > 0 {
+                let n = Double(w.scored)
+                out += ",\"scores\":{\"n\":\(w.scored),\"rouge_l_mean\":\(num(w.rouge.mean))"
+                out += ",\"rouge_l_p5\":\(num(w.rouge.quantile(0.05))),\"rouge_l_min\":\(num(w.rouge.min))"
+                out += ",\"exact_match_rate\":\(num(Double(w.exactMatches) / n))"
+                out += ",\"status_match_rate\":\(num(Double(w.statusMatches) / n))"
+                out += ",\"refusal_rate\":\(num(Double(w.refusals) / n))}"
+            } else {
+                out += ",\"scores\":null"
+            }
+            out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors)}"
+        }
+        return out + "]}\n"
+    }
+
+    /// Prometheus lines: lifetime counters and window gauges per key.
+    func prometheus(now: Int = Int(time(nil))) -> String {
+        let rows = snapshot(now: now)
+        guard !rows.isEmpty else { return "" }
+        var out =
+            "# HELP modelflag_segment_requests_total Exchanges by flag, variant, role (served/shadow) and segment (* = all).\n"
+        out += "# TYPE modelflag_segment_requests_total counter\n"
+        for r in rows { out += "modelflag_segment_requests_total{\(labels(r.key))} \(r.totalRequests)\n" }
+        out += "# HELP modelflag_segment_errors_total Exchanges whose outcome was not ok.\n"
+        out += "# TYPE modelflag_segment_errors_total counter\n"
+        for r in rows { out += "modelflag_segment_errors_total{\(labels(r.key))} \(r.totalErrors)\n" }
+        out += "# HELP modelflag_segment_latency_seconds Latency quantiles over the last 10 minutes.\n"
+        out += "# TYPE modelflag_segment_latency_seconds gauge\n"
+        for r in rows {
+            for q in [0.5, 0.9, 0.99] {
+                if let v = r.window.latency.quantile(q) {
+                    out += "modelflag_segment_latency_seconds{\(labels(r.key)),quantile=\"\(q)\"} \(v / 1000)\n"
+                }
+            }
+        }
+        out += "# HELP modelflag_segment_rouge_l Shadow-vs-served ROUGE-L over the last 10 minutes (mean, p5, min).\n"
+        out += "# TYPE modelflag_segment_rouge_l gauge\n"
+        for r in rows where r.window.scored > 0 {
+            let h = r.window.rouge
+            out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"mean\"} \(h.mean ?? 0)\n"
+            out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"p5\"} \(h.quantile(0.05) ?? 0)\n"
+            out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"min\"} \(h.min)\n"
+        }
+        return out
+    }
+
+    private func labels(_ k: Key) -> String {
+        "flag=\(quote(k.flag)),variant=\(quote(k.variant)),role=\"\(k.role)\",segment=\(quote(k.segment))"
+    }
+
+    private func quote(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
+    }
+
+    private func num(_ v: Double?) -> String {
+        guard let v, v.isFinite else { return "null" }
+        return String((v * 10_000).rounded() / 10_000)
+    }
+
+    private func quantiles(_ s: LatencySketch) -> String {
+        guard s.count > 0 else { return "null" }
+        return
+            "{\"p50\":\(num(s.quantile(0.5))),\"p90\":\(num(s.quantile(0.9))),\"p99\":\(num(s.quantile(0.99))),\"max\":\(num(s.max))}"
+    }
+}
