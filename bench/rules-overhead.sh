@@ -50,6 +50,9 @@ text = open(src).read().replace("127.0.0.1:9101", "127.0.0.1:18280").replace("12
 base = json.loads(text)
 flag = base["flags"]["chat-model"]
 shadow, records = flag.pop("shadow"), flag.pop("records")
+flag.pop("rollbackOn", None)
+# Every request served by stable (as the benchmarks were measured), segments still evaluated.
+flag["targeting"] = {"if": [{"$ref": "escalation"}, "stable", {"$ref": "enterprise"}, "stable", "stable"]}
 json.dump(base, open(run + "/noshadow.json", "w"), indent=1)
 flag["shadow"] = shadow
 flag["records"] = {"capture": "none"}

@@ -1,5 +1,6 @@
 import HTTP1
 import HTTPServer
+import Rules
 import Synchronization
 
 /// The admin listener: `GET /healthz` (alive), `GET /readyz` (503 while draining), `GET /metrics`
@@ -89,6 +90,16 @@ public final class AdminHandler: ConnectionHandler {
         let st = shared.rules.status.withLock { $0 }
         guard st.path != nil else { return "" }
         var out = shared.flagCounters.render()
+        if let rules = shared.rules.latest?.rules, rules.flags.contains(where: { !$0.tripwires.isEmpty }) {
+            out += "# HELP modelflag_rollback_tripped 1 while a rollback tripwire of the active rules has tripped.\n"
+            out += "# TYPE modelflag_rollback_tripped gauge\n"
+            for flag in rules.flags {
+                for w in flag.tripwires {
+                    out +=
+                        "modelflag_rollback_tripped{flag=\"\(flag.key)\",variant=\"\(flag.variants[w.variant].name)\",metric=\"\(w.metric.rawValue)\"} \(w.isTripped ? 1 : 0)\n"
+                }
+            }
+        }
         out +=
             "# HELP modelflag_rules_reloads_total Rules revisions applied after start.\n# TYPE modelflag_rules_reloads_total counter\n"
         out += "modelflag_rules_reloads_total \(st.reloads)\n"

@@ -2,6 +2,7 @@ import HTTP1
 import HTTPServer
 import Records
 import Rules
+import Synchronization
 import UVCore
 
 /// The request path for one client connection: client request → upstream request → response back.
@@ -64,6 +65,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private func record(_ outcome: Outcome) {
         guard !recorded else { return }
         recorded = true
+        if let route, let rules = route.rules, let fi = route.flag, !rules.flags[fi].tripwires.isEmpty {
+            observeTripwires(rules.flags[fi], route.variant, outcome)
+        }
         guard let records, let request = conn.request else { return }
         capture.finish()
         let input = recordInput(request, outcome)
@@ -87,6 +91,32 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
     }
 
+    /// Counts the ended exchange against the flag's rollback tripwires for the served variant.
+    private func observeTripwires(_ flag: Flag, _ variant: Int, _ outcome: Outcome) {
+        for wire in flag.tripwires where wire.variant == variant {
+            let bad: Bool
+            switch wire.metric {
+            case .errorRate:
+                bad = outcome == .upstreamError || outcome == .timeout || outcome == .incomplete || notes.status >= 500
+            case .timeoutRate:
+                bad = outcome == .timeout || notes.status == 504
+            }
+            if wire.observe(bad: bad) {
+                metrics.rollbacksTripped.add()
+                let figures = wire.trippedWith.withLock { $0 }
+                Log.write(.warn, "rollback_tripped") { line in
+                    line.field("flag", flag.key)
+                    line.field("variant", flag.variants[variant].name)
+                    line.field("metric", wire.metric.rawValue)
+                    line.field("requests", figures?.total ?? 0)
+                    line.field("bad", figures?.bad ?? 0)
+                    line.field("window_s", wire.windowSeconds)
+                    line.field("to", flag.variants[flag.defaultVariant].name)
+                }
+            }
+        }
+    }
+
     /// The body to send upstream: the request's, with `"model"` rewritten when the route says so.
     private var upstreamBody: OutgoingBody { OutgoingBody(bytes: conn.body, splice: route?.splice) }
 
@@ -97,7 +127,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         route = router.route(request, body: conn.body)
         notes = ExchangeNotes()
         notes.startNs = Loop.hrtime()
-        recorded = records == nil
+        recorded = false
         let flag = route.flatMap { r in r.flag.map { r.rules!.flags[$0] } }
         if records != nil { capture.reset(flag?.capture, answer: flag?.shadow != nil) }
         buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)

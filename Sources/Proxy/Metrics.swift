@@ -40,6 +40,8 @@ public final class Metrics: Sendable {
     public let clientCancelled = Counter()
     /// Request bodies the rules could not inspect: [0] not JSON, [1] over the inspection limit.
     public let bodyUninspected = [Counter(), Counter()]
+    /// Rollback tripwires that tripped on this worker.
+    public let rollbacksTripped = Counter()
     /// Shadow copies sent.
     public let shadowSent = Counter()
     /// Shadow copies not sent: [0] in-flight cap, [1] body over the shadow's maxBodyBytes.
@@ -151,6 +153,10 @@ public enum PrometheusText {
         out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"
+        out +=
+            "# HELP modelflag_rollbacks_tripped_total Rollback tripwires that tripped (the variant gets no more traffic on this pod until the rules change).\n"
+        out += "# TYPE modelflag_rollbacks_tripped_total counter\n"
+        out += "modelflag_rollbacks_tripped_total \(sum { $0.rollbacksTripped })\n"
         out += "# HELP modelflag_shadow_requests_total Shadow copies sent to candidate variants.\n"
         out += "# TYPE modelflag_shadow_requests_total counter\n"
         out += "modelflag_shadow_requests_total \(sum { $0.shadowSent })\n"

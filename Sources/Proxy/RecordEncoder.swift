@@ -129,6 +129,9 @@ struct RecordEncoder {
             if r.role == .shadow {
                 buf.append(contentsOf: ",\"served_variant\":".utf8)
                 JSONText.appendString(&buf, f.variants[route.variant].name.utf8)
+            } else if let from = route.rolledBackFrom {
+                buf.append(contentsOf: ",\"rolled_back_from\":".utf8)
+                JSONText.appendString(&buf, f.variants[from].name.utf8)
             }
             buf.append(contentsOf: ",\"model_version\":".utf8)
             JSONText.appendString(&buf, upstream.modelVersion.utf8)

@@ -22,6 +22,8 @@ struct Route {
     var modelRange: Range<Int>?
     /// The request's sticky shadow-sample bucket (flags with `shadow` and a targeting key only).
     var shadowBucket: UInt32?
+    /// The variant targeting chose when a tripped rollback wire sent the request to the default.
+    var rolledBackFrom: Int?
 }
 
 /// Per worker: the rules in force and one connection pool per upstream address.
@@ -111,7 +113,16 @@ final class Router {
         let (key, keySource) = Router.keyAndSource(rules, head, facts)
         let context = RequestContext(
             head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count)
-        let d = rules.decideFast(path: path, context: context, scratch: scratch)
+        var d = rules.decideFast(path: path, context: context, scratch: scratch)
+        var rolledBackFrom: Int?
+        if let f = d.flag, !rules.flags[f].tripwires.isEmpty, d.variant != rules.flags[f].defaultVariant,
+            rules.flags[f].tripwires.contains(where: { $0.variant == d.variant && $0.isTripped })
+        {
+            // A tripped wire: this pod sends the variant no more traffic until the rules change.
+            rolledBackFrom = d.variant
+            d.variant = rules.flags[f].defaultVariant
+            d.upstream = rules.flags[f].variants[d.variant].upstream
+        }
         if let f = d.flag {
             let r: Int
             switch d.reason {
@@ -132,6 +143,7 @@ final class Router {
             pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
             keySource: keySource)
         route.modelRange = facts.modelRange
+        route.rolledBackFrom = rolledBackFrom
         if let f = d.flag, rules.flags[f].shadow != nil, case .string(let k) = key {
             var h = Murmur3(seed: Router.shadowSeed)
             h.add(rules.flags[f].keyBytes)

@@ -212,7 +212,9 @@ struct Validator {
             fail(node, p, "a flag is an object with state, variants, defaultVariant and optional targeting")
             return nil
         }
-        let allowed = ["state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "metadata"]
+        let allowed = [
+            "state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "rollbackOn", "metadata",
+        ]
         for (k, v) in obj where !allowed.contains(k) {
             fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
         }
@@ -281,10 +283,77 @@ struct Validator {
         guard !variants.isEmpty else { return nil }
         let shadow = node["shadow"].flatMap { buildShadow($0, "\(p).shadow", variants) }
         let capture = node["records"].map { buildCapture($0, "\(p).records") } ?? CaptureSpec()
-        return Flag(
+        var flag = Flag(
             key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant,
             targeting: targeting, match: match, shadow: shadow, capture: capture,
             segments: targeting.map { $0.segmentsReferenced() } ?? [])
+        if let r = node["rollbackOn"] {
+            flag.tripwires = buildTripwires(r, "\(p).rollbackOn", variants, defaultVariant)
+        }
+        return flag
+    }
+
+    private mutating func buildTripwires(
+        _ node: JSONNode, _ p: String, _ variants: [(name: String, upstream: Int)], _ defaultVariant: Int
+    ) -> [Tripwire] {
+        guard let items = node.array else {
+            fail(
+                node, p,
+                "rollbackOn is a list of {\"variant\", \"metric\", \"above\", \"minSamples\", \"windowSeconds\"}")
+            return []
+        }
+        var out: [Tripwire] = []
+        for (n, item) in items.enumerated() {
+            let ip = "\(p)[\(n)]"
+            guard let obj = item.object else {
+                fail(item, ip, "a tripwire is an object")
+                continue
+            }
+            for (k, v) in obj where !["variant", "metric", "above", "minSamples", "windowSeconds"].contains(k) {
+                fail(
+                    v, "\(ip).\(k)",
+                    "unknown tripwire key '\(k)' (allowed: variant, metric, above, minSamples, windowSeconds)")
+            }
+            guard let name = item["variant"]?.string, let vi = variants.firstIndex(where: { $0.name == name }) else {
+                fail(item["variant"] ?? item, "\(ip).variant", "variant names one of the flag's variants")
+                continue
+            }
+            if vi == defaultVariant {
+                fail(
+                    item["variant"]!, "\(ip).variant",
+                    "the default variant is where a tripped variant's traffic goes; it cannot trip itself")
+                continue
+            }
+            let metricName = item["metric"]?.string ?? "error_rate"
+            guard let metric = Tripwire.Metric(rawValue: metricName) else {
+                fail(item["metric"]!, "\(ip).metric", "metric is \"error_rate\" or \"timeout_rate\"")
+                continue
+            }
+            guard let above = item["above"]?.number, above >= 0, above < 1 else {
+                fail(item["above"] ?? item, "\(ip).above", "above is a rate from 0 to 1 (e.g. 0.05 for 5 %)")
+                continue
+            }
+            var minSamples = 20
+            if let m = item["minSamples"] {
+                guard let n = positiveInt(m) else {
+                    fail(m, "\(ip).minSamples", "a positive integer")
+                    continue
+                }
+                minSamples = n
+            }
+            var windowSeconds = 10
+            if let w = item["windowSeconds"] {
+                guard let n = positiveInt(w), n <= 3600 else {
+                    fail(w, "\(ip).windowSeconds", "a whole number of seconds from 1 to 3600")
+                    continue
+                }
+                windowSeconds = n
+            }
+            out.append(
+                Tripwire(
+                    variant: vi, metric: metric, above: above, minSamples: minSamples, windowSeconds: windowSeconds))
+        }
+        return out
     }
 
     private mutating func buildShadow(

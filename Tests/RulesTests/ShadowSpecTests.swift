@@ -73,3 +73,45 @@ import Testing
         #expect(set.flags[0].segments.map(\.name) == ["b", "a", "c"])
     }
 }
+
+/// The `rollbackOn` key and the tripwire's window.
+@Suite struct TripwireTests {
+    @Test func tripsOnlyAboveTheRateWithEnoughSamples() {
+        let w = Tripwire(variant: 1, metric: .errorRate, above: 0.1, minSamples: 10, windowSeconds: 5)
+        let t = 1_000
+        for _ in 0..<8 { #expect(!w.observe(bad: false, now: t)) }
+        #expect(!w.observe(bad: true, now: t))  // 1/9: too few samples
+        #expect(!w.observe(bad: false, now: t))  // 1/10 = 0.1: not above
+        #expect(w.observe(bad: true, now: t + 1))  // 2/11
+        #expect(w.isTripped)
+        #expect(!w.observe(bad: true, now: t + 2))  // already tripped: reported once
+    }
+
+    @Test func oldSecondsLeaveTheWindow() {
+        let w = Tripwire(variant: 1, metric: .errorRate, above: 0.5, minSamples: 4, windowSeconds: 2)
+        for _ in 0..<3 { _ = w.observe(bad: true, now: 100) }
+        for _ in 0..<4 { _ = w.observe(bad: false, now: 103) }  // the bad second is gone
+        #expect(!w.isTripped)
+    }
+
+    @Test func rollbackOnIsValidated() throws {
+        let ok = try rules(
+            file(
+                flags:
+                    #"{"f": {"state": "ENABLED", "variants": {"s": "stable", "c": "candidate"}, "defaultVariant": "s", "rollbackOn": [{"variant": "c", "above": 0.05}]}}"#
+            ))
+        #expect(ok.flags[0].tripwires.count == 1)
+        #expect(ok.flags[0].tripwires[0].minSamples == 20 && ok.flags[0].tripwires[0].windowSeconds == 10)
+        for bad in [
+            #"[{"variant": "s", "above": 0.05}]"#, #"[{"variant": "c", "above": 5}]"#,
+            #"[{"variant": "c", "above": 0.1, "metric": "p99"}]"#, #"{"variant": "c"}"#,
+        ] {
+            let errors = loadErrors(
+                file(
+                    flags:
+                        #"{"f": {"state": "ENABLED", "variants": {"s": "stable", "c": "candidate"}, "defaultVariant": "s", "rollbackOn": \#(bad)}}"#
+                ))
+            #expect(errors.contains { $0.path.hasPrefix("$.flags.f.rollbackOn") }, "\(bad): \(errors)")
+        }
+    }
+}
