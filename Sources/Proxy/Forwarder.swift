@@ -36,6 +36,22 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var retried = false
     /// The current request's shadow copies wait here for its answer, to be scored against it.
     private var pairing: Pairing?
+    /// A confidence-gated attempt in progress: the candidate's answer, held until its confidence
+    /// is known (bounded by the gate's `maxBufferBytes`).
+    private var held: Held?
+    /// The gate's verdict for the current exchange (for its records).
+    private var gateInfo: GateInfo?
+
+    private struct Held {
+        var gate: ConfidenceGate
+        var variant: Int
+        var route: Route
+        var head: ResponseHead?
+        var framing: BodyFraming = .none
+        var body: [UInt8] = []
+        var tooLarge = false
+        var notes = ExchangeNotes()
+    }
 
     /// Per-segment statistics (with records on).
     let stats: SegmentStats?
@@ -58,7 +74,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             role: .served, requestId: conn.requestId, method: request.bytes[request.method],
             path: Router.pathOf(request), route: route, variant: route?.variant ?? -1,
             upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
-            requestBody: conn.body, endNs: Loop.hrtime())
+            requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
     }
 
     /// Writes the exchange's output record (once).
@@ -130,6 +146,12 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         recorded = false
         let flag = route.flatMap { r in r.flag.map { r.rules!.flags[$0] } }
         if records != nil { capture.reset(flag?.capture, answer: flag?.shadow != nil) }
+        held = nil
+        gateInfo = nil
+        if let flag, let route, !flag.gates.isEmpty, let gate = flag.gates[route.variant], route.fallbackPool != nil {
+            held = Held(gate: gate, variant: route.variant, route: route)
+            held!.notes.startNs = notes.startNs
+        }
         buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)
         retried = false
         dispatch(fresh: false)
@@ -159,6 +181,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     }
 
     public func connectionClosed(_ conn: ServerConnection) {
+        held = nil
         if let u = upstream {
             upstream = nil
             u.abandon()
@@ -227,6 +250,13 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     // MARK: UpstreamExchange
 
     public func upstreamHead(_ head: ResponseHead, framing: BodyFraming) {
+        if held != nil {
+            held!.head = head
+            held!.framing = framing
+            held!.notes.status = head.status
+            if framing == .chunked || framing == .untilClose { held!.notes.streamed = true }
+            return
+        }
         notes.status = head.status
         if records != nil { capture.start(head) }
         if framing == .chunked || framing == .untilClose { notes.streamed = true }
@@ -268,6 +298,20 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     }
 
     public func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
+        if held != nil {
+            if held!.notes.firstByteNs == 0 { held!.notes.firstByteNs = Loop.hrtime() }
+            held!.notes.bytesOut += bytes.count
+            if held!.body.count + bytes.count > held!.gate.maxBufferBytes {
+                held!.tooLarge = true
+                let u = upstream
+                upstream = nil
+                u?.abandon()
+                decideGate()
+                return
+            }
+            held!.body.append(contentsOf: bytes)
+            return
+        }
         if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
         notes.bytesOut += bytes.count
         if records != nil { capture.feed(bytes) }
@@ -276,11 +320,16 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     }
 
     public func upstreamFlush() {
+        if held != nil { return }
         conn.flush()
     }
 
     public func upstreamEnd() {
         upstream = nil
+        if held != nil {
+            decideGate()
+            return
+        }
         record(.ok)
         route = nil
         conn.endResponse()
@@ -295,7 +344,106 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             dispatch(fresh: true)
             return
         }
+        if var h = held {
+            // The candidate failed: the fallback answers instead.
+            held = nil
+            switch failure {
+            case .connectTimeout, .headerTimeout, .idleTimeout:
+                if h.notes.status == 0 { h.notes.status = 504 }
+                fallBack(h, .candidateTimeout, outcome: .timeout)
+            default:
+                if h.notes.status == 0 { h.notes.status = 502 }
+                fallBack(h, .candidateError, outcome: h.head == nil ? .upstreamError : .incomplete)
+            }
+            return
+        }
         fail(failure)
+    }
+
+    // MARK: Confidence gate
+
+    /// The candidate's answer is complete (or too large): serve it, or fall back.
+    private func decideGate() {
+        guard let h = held else { return }
+        held = nil
+        var confidence: Double?
+        let result: GateResult
+        if h.tooLarge {
+            result = .tooLarge
+        } else if let head = h.head, head.status >= 500 {
+            result = .candidateError
+        } else if let head = h.head, let c = GateConfidence.extract(h.gate.source, head: head, body: h.body) {
+            confidence = c
+            result = c >= h.gate.threshold ? .passed : .belowThreshold
+        } else {
+            result = .noConfidence
+        }
+        guard result == .passed, let head = h.head else {
+            var info = h
+            info.notes.status = h.head?.status ?? 0
+            gateInfo = GateInfo(
+                candidateVariant: h.variant, threshold: h.gate.threshold, confidence: confidence, result: result)
+            fallBack(info, result, outcome: h.tooLarge ? .incomplete : .ok, confidence: confidence)
+            return
+        }
+        gateInfo = GateInfo(
+            candidateVariant: h.variant, threshold: h.gate.threshold, confidence: confidence, result: .passed)
+        observeGate(h, fallback: false)
+        // Serve the held answer as if it streamed now (time to first byte is now: the cost of gating).
+        notes.firstByteNs = 0
+        upstreamHead(head, framing: h.framing)
+        h.body.withUnsafeBytes { if !$0.isEmpty { upstreamBody($0) } }
+        record(.ok)
+        route = nil
+        conn.endResponse()
+    }
+
+    /// Records the candidate's attempt, then sends the same request to the gate's fallback.
+    private func fallBack(_ h: Held, _ result: GateResult, outcome: Outcome, confidence: Double? = nil) {
+        gateInfo = GateInfo(
+            candidateVariant: h.variant, threshold: h.gate.threshold, confidence: confidence, result: result)
+        observeGate(h, fallback: true)
+        if let records, let request = conn.request {
+            var attempt = ResponseCapture()
+            attempt.reset(h.route.rules?.flags[h.route.flag!].capture, answer: false)
+            if let head = h.head {
+                attempt.start(head)
+                h.body.withUnsafeBytes { attempt.feed($0) }
+            }
+            attempt.finish()
+            let input = RecordInput(
+                role: .gated, requestId: conn.requestId, method: request.bytes[request.method],
+                path: Router.pathOf(request), route: h.route, variant: h.variant,
+                upstreamAddress: h.route.pool.config.address.description, notes: h.notes, outcome: outcome,
+                requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
+            records.submit(encoder.encode(input, response: &attempt, scores: nil))
+        }
+        guard let request = conn.request, let next = h.route.fallingBack(to: h.gate.fallback) else {
+            fail(.connect(.eof))
+            return
+        }
+        route = next
+        let start = notes.startNs
+        notes = ExchangeNotes()
+        notes.startNs = start
+        if records != nil {
+            let flag = next.rules?.flags[next.flag!]
+            capture.reset(flag?.capture, answer: flag?.shadow != nil)
+        }
+        buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)
+        retried = false
+        dispatch(fresh: false)
+    }
+
+    private func observeGate(_ h: Held, fallback: Bool) {
+        metrics.gateDecisions[fallback ? 1 : 0].add()
+        guard let stats,
+            var event = SegmentStats.event(
+                route: h.route, variant: h.variant, role: "gated", outcome: .ok, notes: h.notes, endNs: Loop.hrtime(),
+                scores: nil)
+        else { return }
+        event.fallback = fallback
+        stats.observe(event)
     }
 
     private func fail(_ failure: UpstreamFailure) {

@@ -40,6 +40,8 @@ public final class Metrics: Sendable {
     public let clientCancelled = Counter()
     /// Request bodies the rules could not inspect: [0] not JSON, [1] over the inspection limit.
     public let bodyUninspected = [Counter(), Counter()]
+    /// Confidence-gated attempts: [0] served the candidate, [1] fell back.
+    public let gateDecisions = [Counter(), Counter()]
     /// Rollback tripwires that tripped on this worker.
     public let rollbacksTripped = Counter()
     /// Shadow copies sent.
@@ -153,6 +155,10 @@ public enum PrometheusText {
         out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"
+        out += "# HELP modelflag_gate_decisions_total Confidence-gated attempts, by what was served.\n"
+        out += "# TYPE modelflag_gate_decisions_total counter\n"
+        out += "modelflag_gate_decisions_total{served=\"candidate\"} \(sum { $0.gateDecisions[0] })\n"
+        out += "modelflag_gate_decisions_total{served=\"fallback\"} \(sum { $0.gateDecisions[1] })\n"
         out +=
             "# HELP modelflag_rollbacks_tripped_total Rollback tripwires that tripped (the variant gets no more traffic on this pod until the rules change).\n"
         out += "# TYPE modelflag_rollbacks_tripped_total counter\n"

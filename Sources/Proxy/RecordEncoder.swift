@@ -83,7 +83,12 @@ struct Usage {
 /// One record's facts, gathered by the forwarder (served) or a shadow exchange (shadow).
 struct RecordInput {
     enum Role: String {
-        case served, shadow
+        /// The answer the client got.
+        case served
+        /// A mirrored copy's answer.
+        case shadow
+        /// A confidence-gated candidate's answer that was not served (the fallback's was).
+        case gated
     }
 
     var role: Role
@@ -99,6 +104,8 @@ struct RecordInput {
     var outcome: Outcome
     var requestBody: [UInt8]
     var endNs: UInt64
+    /// The confidence gate's verdict, on gated attempts and on the record of what was served.
+    var gate: GateInfo? = nil
 }
 
 /// Builds one record as JSON bytes (no Foundation; one buffer per exchange owner, reused).
@@ -115,9 +122,11 @@ struct RecordEncoder {
         Log.appendTimestamp(&buf)
         buf.append(contentsOf: "\",\"request_id\":".utf8)
         JSONText.appendString(&buf, r.requestId)
-        buf.append(
-            contentsOf: r.role == .served
-                ? ",\"role\":\"served\",\"flag\":".utf8 : ",\"role\":\"shadow\",\"flag\":".utf8)
+        switch r.role {
+        case .served: buf.append(contentsOf: ",\"role\":\"served\",\"flag\":".utf8)
+        case .shadow: buf.append(contentsOf: ",\"role\":\"shadow\",\"flag\":".utf8)
+        case .gated: buf.append(contentsOf: ",\"role\":\"gated\",\"flag\":".utf8)
+        }
         var flag: Flag?
         if let route, let rules = route.rules, let fi = route.flag {
             let f = rules.flags[fi]
@@ -220,6 +229,17 @@ struct RecordEncoder {
             }
             buf.append(contentsOf: ",\"events\":".utf8)
             if answer.isSSE { appendInt(answer.events) } else { buf.append(contentsOf: "null".utf8) }
+        }
+        if let g = r.gate, let route, let rules = route.rules, let fi = route.flag {
+            buf.append(contentsOf: ",\"gate\":{\"variant\":".utf8)
+            JSONText.appendString(&buf, rules.flags[fi].variants[g.candidateVariant].name.utf8)
+            buf.append(contentsOf: ",\"threshold\":".utf8)
+            appendFixed(g.threshold)
+            buf.append(contentsOf: ",\"confidence\":".utf8)
+            if let c = g.confidence { appendFixed(c) } else { buf.append(contentsOf: "null".utf8) }
+            buf.append(contentsOf: ",\"result\":\"".utf8)
+            buf.append(contentsOf: g.result.rawValue.utf8)
+            buf.append(contentsOf: "\"}".utf8)
         }
         if r.role == .shadow {
             buf.append(contentsOf: ",\"scores\":".utf8)

@@ -24,6 +24,21 @@ struct Route {
     var shadowBucket: UInt32?
     /// The variant targeting chose when a tripped rollback wire sent the request to the default.
     var rolledBackFrom: Int?
+    /// For a confidence-gated variant: where the request goes when the gate says no (resolved
+    /// with the rules the request started with).
+    var fallbackPool: UpstreamPool?
+    var fallbackSplice: (range: Range<Int>, replacement: [UInt8])?
+
+    /// The same request sent to the gate's fallback variant instead.
+    func fallingBack(to variant: Int) -> Route? {
+        guard let pool = fallbackPool else { return nil }
+        var r = Route(
+            pool: pool, rules: rules, flag: flag, variant: variant, splice: fallbackSplice, keySource: keySource)
+        r.keyHash = keyHash
+        r.segments = segments
+        r.modelRange = modelRange
+        return r
+    }
 }
 
 /// Per worker: the rules in force and one connection pool per upstream address.
@@ -144,6 +159,11 @@ final class Router {
             keySource: keySource)
         route.modelRange = facts.modelRange
         route.rolledBackFrom = rolledBackFrom
+        if let f = d.flag, !rules.flags[f].gates.isEmpty, let gate = rules.flags[f].gates[d.variant] {
+            let fb = rules.flags[f].variants[gate.fallback].upstream
+            route.fallbackPool = pools[fb]
+            route.fallbackSplice = self.splice(upstream: fb, range: facts.modelRange)
+        }
         if let f = d.flag, rules.flags[f].shadow != nil, case .string(let k) = key {
             var h = Murmur3(seed: Router.shadowSeed)
             h.add(rules.flags[f].keyBytes)

@@ -27,8 +27,11 @@ public final class SegmentStats: Sendable {
         var exactMatches = 0
         var refusals = 0
         var rouge = ScoreHistogram()
+        /// Gated attempts that fell back (role `gated`).
+        var fallbacks = 0
 
         mutating func merge(_ o: Cell) {
+            fallbacks += o.fallbacks
             requests += o.requests
             errors += o.errors
             latency.merge(o.latency)
@@ -65,6 +68,7 @@ public final class SegmentStats: Sendable {
         var latencyMs: Double
         var ttftMs: Double?
         var scores: PairScores?
+        var fallback = false
     }
 
     /// The event of an exchange governed by a flag (nil otherwise: no flag, no row).
@@ -100,6 +104,7 @@ public final class SegmentStats: Sendable {
                 }
                 var cell = series.cells[slot]!
                 cell.requests += 1
+                if e.fallback { cell.fallbacks += 1 }
                 series.totalRequests += 1
                 if !e.ok {
                     cell.errors += 1
@@ -196,6 +201,10 @@ extension SegmentStats {
             out += ",\"segment\":\(quote(row.key.segment)),\"requests\":\(w.requests),\"errors\":\(w.errors)"
             out += ",\"error_rate\":\(num(w.requests > 0 ? Double(w.errors) / Double(w.requests) : nil))"
             out += ",\"latency_ms\":\(quantiles(w.latency)),\"ttft_ms\":\(quantiles(w.ttft))"
+            if row.key.role == "gated" {
+                out +=
+                    ",\"fallbacks\":\(w.fallbacks),\"fallback_rate\":\(num(w.requests > 0 ? Double(w.fallbacks) / Double(w.requests) : nil))"
+            }
             if w.scored > 0 {
                 let n = Double(w.scored)
                 out += ",\"scores\":{\"n\":\(w.scored),\"rouge_l_mean\":\(num(w.rouge.mean))"

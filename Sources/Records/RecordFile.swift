@@ -80,14 +80,18 @@ enum RecordFile {
         }
         closedir(dir)
         rotated.sort { $0.mtime < $1.mtime }
-        let now = Int(time(nil))
+        // Fine-grained wall time: file systems with multigrain timestamps (Linux 6.13+) can stamp
+        // a file a tick ahead of the coarse clock `time()` reads.
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int(ts.tv_sec)
         var count = rotated.count
         var bytes = rotated.reduce(0) { $0 + $1.size }
         for f in rotated {
             let overCount = config.retainFiles > 0 && count > config.retainFiles
             let overBytes = config.retainBytes > 0 && bytes > config.retainBytes
             guard overCount || overBytes else { break }
-            guard now - f.mtime >= config.retentionGraceSeconds else { break }  // too young: keep
+            guard max(0, now - f.mtime) >= config.retentionGraceSeconds else { break }  // too young: keep
             if unlink(f.path) == 0 {
                 count -= 1
                 bytes -= f.size

@@ -226,12 +226,25 @@ struct Validator {
             fail(node["state"] ?? node, "\(p).state", "state must be \"ENABLED\" or \"DISABLED\"")
         }
         var variants: [(name: String, upstream: Int)] = []
+        var gateNodes: [(variant: Int, node: JSONNode)] = []
         if let vs = node["variants"]?.object, !vs.isEmpty {
             for (name, target) in vs {
+                if target.object != nil, let u = target["upstream"]?.string, let i = upstreamIndex[u] {
+                    // A gated variant: {"upstream": ..., "confidence": {...}}.
+                    for (k, v) in target.object! where k != "upstream" && k != "confidence" {
+                        fail(v, "\(p).variants.\(name).\(k)", "unknown key '\(k)' (allowed: upstream, confidence)")
+                    }
+                    if let c = target["confidence"] {
+                        gateNodes.append((variants.count, c))
+                    }
+                    variants.append((name, i))
+                    continue
+                }
                 guard let u = target.string, let i = upstreamIndex[u] else {
                     fail(
                         target, "\(p).variants.\(name)",
-                        "a variant's value names an upstream (\(upstreamIndex.keys.sorted().joined(separator: ", ")))")
+                        "a variant's value names an upstream (\(upstreamIndex.keys.sorted().joined(separator: ", "))), or is {\"upstream\": NAME, \"confidence\": {...}}"
+                    )
                     continue
                 }
                 variants.append((name, i))
@@ -290,7 +303,56 @@ struct Validator {
         if let r = node["rollbackOn"] {
             flag.tripwires = buildTripwires(r, "\(p).rollbackOn", variants, defaultVariant)
         }
+        flag.gates = [ConfidenceGate?](repeating: nil, count: variants.count)
+        for (vi, g) in gateNodes {
+            flag.gates[vi] = buildGate(g, "\(p).variants.\(variants[vi].name).confidence", variants, vi)
+        }
         return flag
+    }
+
+    private mutating func buildGate(
+        _ node: JSONNode, _ p: String, _ variants: [(name: String, upstream: Int)], _ own: Int
+    ) -> ConfidenceGate? {
+        guard node.object != nil else {
+            fail(
+                node, p,
+                "confidence is {\"threshold\": 0.8, \"fallback\": VARIANT, \"from\": \"header:NAME\" | \"json:PATH\" | \"logprobs\"}"
+            )
+            return nil
+        }
+        for (k, v) in node.object! where !["threshold", "fallback", "from", "maxBufferBytes", "mode"].contains(k) {
+            fail(v, "\(p).\(k)", "unknown key '\(k)' (allowed: threshold, fallback, from, maxBufferBytes, mode)")
+        }
+        guard let threshold = node["threshold"]?.number, threshold >= 0, threshold <= 1 else {
+            fail(node["threshold"] ?? node, "\(p).threshold", "threshold is a confidence from 0 to 1")
+            return nil
+        }
+        guard let fb = node["fallback"]?.string, let fallback = variants.firstIndex(where: { $0.name == fb }),
+            fallback != own
+        else {
+            fail(
+                node["fallback"] ?? node, "\(p).fallback", "fallback names another variant of the flag (the stable one)"
+            )
+            return nil
+        }
+        let fromText = node["from"]?.string ?? "header:x-model-confidence"
+        guard let source = ConfidenceGate.source(fromText) else {
+            fail(node["from"] ?? node, "\(p).from", "from is \"header:NAME\", \"json:PATH\" or \"logprobs\"")
+            return nil
+        }
+        if let m = node["mode"], m.string != "buffer" {
+            fail(m, "\(p).mode", "mode \"buffer\" (hold the answer until its confidence is known) is the one supported")
+            return nil
+        }
+        var maxBuffer = ConfidenceGate.defaultMaxBufferBytes
+        if let m = node["maxBufferBytes"] {
+            guard let n = positiveInt(m) else {
+                fail(m, "\(p).maxBufferBytes", "a positive integer")
+                return nil
+            }
+            maxBuffer = n
+        }
+        return ConfidenceGate(threshold: threshold, fallback: fallback, source: source, maxBufferBytes: maxBuffer)
     }
 
     private mutating func buildTripwires(

@@ -43,6 +43,8 @@ public struct Flag: Sendable {
     /// The `$evaluators` segments this flag's targeting references, in first-use order: records
     /// and statistics name the ones a request matched.
     public var segments: [(name: String, rule: Expr)]
+    /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
+    public var gates: [ConfidenceGate?] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
     public var tripwires: [Tripwire] = []
     /// The targeting as a program (nil: the tree evaluator runs it). Set by `RuleSet`.

@@ -1,0 +1,99 @@
+import Glibc
+import HTTP1
+import Rules
+
+/// How a confidence-gated attempt ended, as records and statistics say it.
+enum GateResult: String {
+    case passed
+    case belowThreshold = "below_threshold"
+    /// The answer carried no readable confidence: not served (no evidence never passes).
+    case noConfidence = "no_confidence"
+    case candidateError = "candidate_error"
+    case candidateTimeout = "candidate_timeout"
+    /// The answer was larger than `maxBufferBytes`.
+    case tooLarge = "too_large"
+}
+
+/// The gate's facts for the served record.
+struct GateInfo {
+    var candidateVariant: Int
+    var threshold: Double
+    var confidence: Double?
+    var result: GateResult
+}
+
+/// Reads a model's confidence from a buffered answer (cold-ish path: only gated attempts).
+enum GateConfidence {
+    static func extract(_ source: ConfidenceGate.Source, head: ResponseHead, body: [UInt8]) -> Double? {
+        switch source {
+        case .header(let name):
+            guard let v = head.value(of: name) else { return nil }
+            return Double(v.trimmingSpaces)
+        case .json(let path):
+            let scanner = BodyScanner(paths: [path], facts: false)
+            if isSSE(head) {
+                // The last event that carries the field.
+                var end = body.count
+                while end > 0 {
+                    let lineStart = (body[..<end].lastIndex(of: 0x0A) ?? -1) + 1
+                    let line = body[lineStart..<end]
+                    end = lineStart > 0 ? lineStart - 1 : 0
+                    guard line.starts(with: "data: {".utf8) || line.starts(with: "data:{".utf8) else { continue }
+                    let json = Array(line.drop { $0 != UInt8(ascii: "{") })
+                    if let v = number(scanner.scan(json, limit: json.count).values.first) { return v }
+                    if lineStart == 0 { break }
+                }
+                return nil
+            }
+            return number(scanner.scan(body, limit: body.count).values.first)
+        case .logprobs:
+            return body.withUnsafeBytes { meanLogprobConfidence($0) }
+        }
+    }
+
+    static func isSSE(_ head: ResponseHead) -> Bool {
+        head.value(of: "content-type")?.lowercased().hasPrefix("text/event-stream") ?? false
+    }
+
+    private static func number(_ v: Value?) -> Double? {
+        switch v {
+        case .number(let n): return n
+        case .string(let s): return Double(String(decoding: s, as: UTF8.self))
+        default: return nil
+        }
+    }
+
+    /// exp(mean of every `"logprob": x`) — the geometric mean of the token probabilities.
+    static func meanLogprobConfidence(_ p: UnsafeRawBufferPointer) -> Double? {
+        let key: StaticString = "\"logprob\""
+        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        var sum = 0.0
+        var n = 0
+        var i = 0
+        while i + k.count < p.count {
+            guard let q = p[i...].firstIndex(of: k[0]), q + k.count < p.count else { break }
+            i = q + 1
+            guard memcmp(p.baseAddress! + q, k.baseAddress!, k.count) == 0 else { continue }
+            var j = q + k.count
+            while j < p.count, p[j] == 0x20 || p[j] == UInt8(ascii: ":") { j += 1 }
+            var e = j
+            while e < p.count,
+                (p[e] >= 0x30 && p[e] <= 0x39) || p[e] == 0x2D || p[e] == 0x2E || p[e] | 0x20 == 0x65
+                    || p[e] == 0x2B
+            {
+                e += 1
+            }
+            if e > j, let v = Double(String(decoding: UnsafeRawBufferPointer(rebasing: p[j..<e]), as: UTF8.self)) {
+                sum += v
+                n += 1
+            }
+        }
+        return n > 0 ? exp(sum / Double(n)) : nil
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Issue 6: a confidence-gated variant serves the candidate's answer only when its confidence
+/// reaches the threshold; otherwise, or when the candidate fails, the stable model answers.
+@Suite(.serialized) struct ConfidenceGateTests {
+    final class GatedFleet: @unchecked Sendable {
+        let stable: Spawned
+        let candidate: Spawned
+        let proxy: Spawned
+        let rulesPath: String
+        let recordsDir: String
+
+        init(candidateConfidence: Double, from: String = "header:x-model-confidence") throws {
+            stable = try Spawned(
+                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
+            candidate = try Spawned(
+                [
+                    "stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2", "--faults", "--confidence",
+                    "\(candidateConfidence)",
+                ], roles: ["stand-in"])
+            let rules = """
+                {
+                  "upstreams": {
+                    "stable": {"address": "127.0.0.1:\(stable.port("stand-in"))", "modelVersion": "v1"},
+                    "candidate": {"address": "127.0.0.1:\(candidate.port("stand-in"))", "modelVersion": "v2"}
+                  },
+                  "defaultUpstream": "stable",
+                  "flags": {"chat": {
+                    "state": "ENABLED",
+                    "variants": {
+                      "stable": "stable",
+                      "candidate-gated": {"upstream": "candidate",
+                        "confidence": {"threshold": 0.8, "fallback": "stable", "from": "\(from)"}}
+                    },
+                    "defaultVariant": "stable", "targeting": "candidate-gated"
+                  }}
+                }
+                """
+            rulesPath = NSTemporaryDirectory() + "modelflag-gate-\(UUID().uuidString).json"
+            try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+            recordsDir = NSTemporaryDirectory() + "modelflag-gate-recs-\(UUID().uuidString)"
+            proxy = try Spawned(
+                [
+                    "run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--rules", rulesPath, "--records-dir",
+                    recordsDir,
+                ], roles: ["proxy", "admin"])
+        }
+
+        func records() throws -> [[String: Any]] {
+            proxy.signal(SIGTERM)
+            #expect(proxy.wait(timeout: 10) == 0)
+            return try RecordsIntegrationTests().readRecords(recordsDir)
+        }
+
+        deinit {
+            proxy.stop()
+            stable.stop()
+            candidate.stop()
+            try? FileManager.default.removeItem(atPath: rulesPath)
+            try? FileManager.default.removeItem(atPath: recordsDir)
+        }
+    }
+
+    @Test func confidentCandidateIsServed() throws {
+        let fleet = try GatedFleet(candidateConfidence: 0.95)
+        let c = try Client(port: fleet.proxy.port("proxy"))
+        let r = try c.request(chatRequest(extra: "X-Request-Id: g-1\r\n"))
+        #expect(r.status == 200)
+        #expect(r.bodyText.contains("candidate-v2"))
+        #expect(r.header("x-modelflag-variant") == "candidate-gated")
+        // Streams are held whole, then served.
+        let s = try c.request(chatRequest(#"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#))
+        #expect(s.status == 200)
+        #expect(s.bodyText.contains("candidate-v2") && s.bodyText.hasSuffix("data: [DONE]\n\n"))
+        let records = try fleet.records()
+        let served = try #require(records.first { $0["request_id"] as? String == "g-1" })
+        let gate = try #require(served["gate"] as? [String: Any])
+        #expect(gate["result"] as? String == "passed")
+        #expect(gate["confidence"] as? Double == 0.95)
+        #expect(!records.contains { $0["role"] as? String == "gated" })
+    }
+
+    @Test(arguments: ["header:x-model-confidence", "json:confidence"])
+    func unsureCandidateFallsBackToStable(_ from: String) throws {
+        let fleet = try GatedFleet(candidateConfidence: 0.5, from: from)
+        let c = try Client(port: fleet.proxy.port("proxy"))
+        for i in 0..<5 {
+            let r = try c.request(chatRequest(extra: "X-Request-Id: f-\(i)\r\n"))
+            #expect(r.status == 200)
+            #expect(r.bodyText.contains("stable-v1"))
+            #expect(r.header("x-modelflag-variant") == "stable")
+        }
+        let admin = try Client(port: fleet.proxy.port("admin"))
+        let metrics = try admin.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(metrics.contains(#"modelflag_gate_decisions_total{served="fallback"} 5"#))
+        let stats = try admin.request("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(stats.contains(#""role":"gated","segment":"*","requests":5"#))
+        #expect(stats.contains(#""fallback_rate":1.0"#))
+        let records = try fleet.records()
+        for i in 0..<5 {
+            let both = records.filter { $0["request_id"] as? String == "f-\(i)" }
+            let served = try #require(both.first { $0["role"] as? String == "served" })
+            let attempt = try #require(both.first { $0["role"] as? String == "gated" })
+            #expect(served["variant"] as? String == "stable")
+            #expect((served["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
+            #expect(attempt["variant"] as? String == "candidate-gated")
+            #expect(attempt["model_version"] as? String == "v2")
+            #expect((attempt["gate"] as? [String: Any])?["confidence"] as? Double == 0.5)
+        }
+    }
+
+    @Test func failingCandidateFallsBack() throws {
+        let fleet = try GatedFleet(candidateConfidence: 0.99)
+        let c = try Client(port: fleet.proxy.port("proxy"))
+        let r = try c.request(chatRequest(extra: "X-Request-Id: e-1\r\nX-StandIn-Fault: reset\r\n"))
+        #expect(r.status == 200)
+        #expect(r.bodyText.contains("stable-v1"))
+        let records = try fleet.records()
+        let served = try #require(
+            records.first { $0["request_id"] as? String == "e-1" && $0["role"] as? String == "served" })
+        #expect((served["gate"] as? [String: Any])?["result"] as? String == "candidate_error")
+    }
+}
