@@ -9,6 +9,18 @@ struct AnswerSummary {
     var completionTokens: Int?
 }
 
+extension AnswerSummary {
+    /// One side of an exchange as its notes and captured answer tell it.
+    init(notes: ExchangeNotes, outcome: Outcome, capture: ResponseCapture, endNs: UInt64) {
+        self.init(
+            status: notes.status, outcome: outcome, text: capture.answer.text,
+            finishReason: capture.answer.finishReason,
+            latencyNs: endNs >= notes.startNs ? endNs - notes.startNs : 0,
+            ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
+            completionTokens: Usage.find(in: capture.tail)?.completion)
+    }
+}
+
 /// The built-in comparators for a served/shadow pair (issue 6, shadow scoring): agreement of
 /// status and finish reason, JSON validity when the request asked for JSON, exact match, token
 /// similarity (ROUGE-L F1 and Jaccard), length ratio, refusal and empty answers, latency, TTFT

@@ -98,12 +98,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         if let p = pairing {
             pairing = nil
-            p.servedEnded(
-                AnswerSummary(
-                    status: notes.status, outcome: outcome, text: capture.answer.text,
-                    finishReason: capture.answer.finishReason, latencyNs: input.endNs - notes.startNs,
-                    ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
-                    completionTokens: Usage.find(in: capture.tail)?.completion))
+            p.servedEnded(AnswerSummary(notes: notes, outcome: outcome, capture: capture, endNs: input.endNs))
         }
     }
 
@@ -338,8 +333,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     public func upstreamFailed(_ failure: UpstreamFailure) {
         let u = upstream
         upstream = nil
-        // The one retry: a reused connection broke before any byte of the request was written.
-        if case .broken(_, false, true) = failure, !retried, let u, u.uses > 0 {
+        if failure.allowsRetry(of: u, alreadyRetried: retried) {
             retried = true
             dispatch(fresh: true)
             return

@@ -295,12 +295,7 @@ final class ShadowExchange: UpstreamExchange {
 
     /// This side of the pair, for scoring.
     private func summary() -> AnswerSummary {
-        AnswerSummary(
-            status: notes.status, outcome: outcome, text: capture.answer.text,
-            finishReason: capture.answer.finishReason,
-            latencyNs: endNs - notes.startNs,
-            ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
-            completionTokens: Usage.find(in: capture.tail)?.completion)
+        AnswerSummary(notes: notes, outcome: outcome, capture: capture, endNs: endNs)
     }
 
     static func contains(_ p: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
@@ -339,8 +334,7 @@ final class ShadowExchange: UpstreamExchange {
     func upstreamFailed(_ failure: UpstreamFailure) {
         let u = upstream
         upstream = nil
-        // The same one retry as a served request: a reused connection that broke before any byte.
-        if case .broken(_, false, true) = failure, !retried, let u, u.uses > 0 {
+        if failure.allowsRetry(of: u, alreadyRetried: retried) {
             retried = true
             dispatch(fresh: true)
             return

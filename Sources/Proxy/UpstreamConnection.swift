@@ -12,6 +12,13 @@ public enum UpstreamFailure: Sendable {
     case headerTimeout
     case idleTimeout
 
+    /// The one retry: a reused connection (`uses > 0`) broke before any byte of the request was
+    /// written, so the server cannot have seen it (it closed an idle connection we just took).
+    func allowsRetry(of connection: UpstreamConnection?, alreadyRetried: Bool) -> Bool {
+        guard case .broken(_, false, true) = self, !alreadyRetried, let connection else { return false }
+        return connection.uses > 0
+    }
+
     public var kind: UpstreamErrorKind {
         switch self {
         case .connect: return .connectRefused

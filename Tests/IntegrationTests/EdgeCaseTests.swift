@@ -29,25 +29,8 @@ import Testing
     /// C31: a server that never completes the TCP handshake (accept queue full) is a 504 at the
     /// connect timeout, not a hang.
     @Test func blackholedUpstreamIsAConnectTimeout() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        listen(fd, 0)
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        let port = UInt16(bigEndian: addr.sin_port)
-        // Fill the accept queue (one pending connection with backlog 0) so further SYNs are dropped.
-        let filler = try Client(port: port, timeout: 1)
-        defer { _ = filler }
+        let blackhole = try Blackhole()
+        let port = blackhole.port
         let proxy = try Spawned(
             ["run", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(port)", "--connect-timeout", "400ms"],
             roles: ["proxy"])
@@ -55,6 +38,7 @@ import Testing
         let r = try c.request(chatRequest())
         #expect(r.status == 504)
         #expect(r.bodyText.contains("\"code\":\"upstream_connect_timeout\""))
+        withExtendedLifetime(blackhole) {}  // the listener must outlive the request
     }
 
     /// C34: the upstream idle timeout is between reads, not for the whole stream.

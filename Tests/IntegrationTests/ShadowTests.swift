@@ -249,7 +249,7 @@ import Testing
         let expected: Set<String> = fault == "reset" || fault == "refused" ? ["upstream_error"] : ["timeout"]
         #expect(Set(shadows.compactMap { $0["outcome"] as? String }) == expected)
         #expect(records.filter { $0["role"] as? String == "served" && $0["outcome"] as? String == "ok" }.count == n)
-        _ = blackhole
+        withExtendedLifetime(blackhole) {}  // the listener must outlive the requests
     }
 
     /// D39: at the in-flight cap new copies are dropped, counted and recorded, never queued.
