@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import HTTPServer
 import Proxy
+import Records
 import Rules
 import StandIn
 import UVCore
@@ -20,6 +21,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Rules file; its upstreams must be the stand-in addresses below.")
     var rules = "examples/rules/canary-by-segment.json"
 
+    @Option(help: "Directory for the output records (and the statistics on /stats).")
+    var recordsDir = "/tmp/modelflag-demo-records"
+
     @Option(help: "Address of the stand-in \"stable\" model.")
     var stableModel = "127.0.0.1:9101"
 
@@ -37,6 +41,7 @@ struct Demo: ParsableCommand {
         options.rulesPath = rules
         options.rules = ruleSet
         options.upstream.connectTimeoutMs = 2_000
+        options.records = RecordConfig(directory: recordsDir)
 
         // Both stand-ins run on one extra loop thread; they end with the process.
         var stable = StandInOptions()
@@ -60,7 +65,10 @@ struct Demo: ParsableCommand {
             ModelFlag demo
               sidecar    http://\(listen)   rules: \(rules) (revision \(ruleSet.revision), hot-reloaded)
               models     stable-v1 at http://\(stableModel), candidate-v2 at http://\(candidateModel) (stand-ins)
-              admin      http://\(admin)/metrics  /rules  /healthz  /readyz
+              admin      http://\(admin)/metrics  /stats  /rules  /healthz  /readyz
+              records    \(recordsDir)/records.jsonl   (.build/release/modelflag records tail --dir \(recordsDir))
+              shadow     restart with --rules examples/rules/shadow-candidate.json: the candidate sees every
+                         request in shadow, scored against stable in its records and on /stats
 
             Try (the X-ModelFlag-Variant header says which model answered):
               curl -si http://\(listen)/v1/chat/completions -H 'X-User-Id: alice' \\
