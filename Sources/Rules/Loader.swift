@@ -213,7 +213,8 @@ struct Validator {
             return nil
         }
         let allowed = [
-            "state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "rollbackOn", "metadata",
+            "state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "rollbackOn", "gates",
+            "metadata",
         ]
         for (k, v) in obj where !allowed.contains(k) {
             fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
@@ -303,11 +304,47 @@ struct Validator {
         if let r = node["rollbackOn"] {
             flag.tripwires = buildTripwires(r, "\(p).rollbackOn", variants, defaultVariant)
         }
+        if let g = node["gates"] { flag.promotionGates = buildPromotionGates(g, "\(p).gates") }
         flag.gates = [ConfidenceGate?](repeating: nil, count: variants.count)
         for (vi, g) in gateNodes {
             flag.gates[vi] = buildGate(g, "\(p).variants.\(variants[vi].name).confidence", variants, vi)
         }
         return flag
+    }
+
+    private mutating func buildPromotionGates(_ node: JSONNode, _ p: String) -> [PromotionGate] {
+        guard let items = node.array else {
+            fail(node, p, "gates is a list of {\"metric\", \"max\" or \"min\", \"minSamples\"}")
+            return []
+        }
+        var out: [PromotionGate] = []
+        for (n, item) in items.enumerated() {
+            let ip = "\(p)[\(n)]"
+            for (k, v) in item.object ?? [] where !["metric", "max", "min", "minSamples"].contains(k) {
+                fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: metric, max, min, minSamples)")
+            }
+            guard let name = item["metric"]?.string, let metric = PromotionGate.Metric(rawValue: name) else {
+                let known = PromotionGate.Metric.allCases.map(\.rawValue).joined(separator: ", ")
+                fail(item["metric"] ?? item, "\(ip).metric", "metric is one of \(known)")
+                continue
+            }
+            let max = item["max"]?.number
+            let min = item["min"]?.number
+            guard (max == nil) != (min == nil), (max ?? min!) >= 0, (max ?? min!) <= 1 else {
+                fail(item, ip, "a gate has exactly one of \"max\" or \"min\", a value from 0 to 1")
+                continue
+            }
+            var minSamples = 100
+            if let m = item["minSamples"] {
+                guard let v = positiveInt(m) else {
+                    fail(m, "\(ip).minSamples", "a positive integer")
+                    continue
+                }
+                minSamples = v
+            }
+            out.append(PromotionGate(metric: metric, max: max, min: min, minSamples: minSamples))
+        }
+        return out
     }
 
     private mutating func buildGate(

@@ -45,6 +45,8 @@ public struct Flag: Sendable {
     public var segments: [(name: String, rule: Expr)]
     /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
     public var gates: [ConfidenceGate?] = []
+    /// Promotion gates (`gates`), for `modelflag gate`.
+    public var promotionGates: [PromotionGate] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
     public var tripwires: [Tripwire] = []
     /// The targeting as a program (nil: the tree evaluator runs it). Set by `RuleSet`.

@@ -7,7 +7,9 @@ struct ModelFlag: ParsableCommand {
         commandName: "modelflag",
         abstract: "Feature flags for AI models: a sidecar proxy in front of a model server.",
         version: "0.1.0",
-        subcommands: [Run.self, Check.self, ExplainCommand.self, RecordsCommand.self, StubModel.self, Demo.self],
+        subcommands: [
+            Run.self, Check.self, ExplainCommand.self, RecordsCommand.self, GateCommand.self, StubModel.self, Demo.self,
+        ],
         defaultSubcommand: nil
     )
 }

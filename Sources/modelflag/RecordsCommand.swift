@@ -49,20 +49,7 @@ struct RecordFilters: ParsableArguments {
     }
 
     /// Record files, oldest first: rotated ones by modification time, then the active file.
-    func files() -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        var found: [(String, Int)] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasSuffix(".jsonl"), name.hasPrefix("records") else { continue }
-            var st = stat()
-            let path = dir + "/" + name
-            guard stat(path, &st) == 0 else { continue }
-            found.append((path, name == "records.jsonl" ? Int.max : Int(st.st_mtim.tv_sec)))
-        }
-        closedir(d)
-        return found.sorted { $0.1 < $1.1 }.map(\.0)
-    }
+    func files() -> [String] { recordFiles(in: dir) }
 
     /// Calls `body` with each matching record and its raw line.
     func forEach(_ body: (JSONNode, Substring) -> Void) {
@@ -285,4 +272,21 @@ struct RecordsExport: ParsableCommand {
         var summary = Array("exported \(exported) records, skipped \(skipped) quarantined\n".utf8)
         _ = summary.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
+}
+
+/// The records files of a directory, oldest first: rotated ones by modification time, then the
+/// active `records.jsonl`.
+func recordFiles(in dir: String) -> [String] {
+    guard let d = opendir(dir) else { return [] }
+    var found: [(String, Int)] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name.hasSuffix(".jsonl"), name.hasPrefix("records") else { continue }
+        var st = stat()
+        let path = dir + "/" + name
+        guard stat(path, &st) == 0 else { continue }
+        found.append((path, name == "records.jsonl" ? Int.max : Int(st.st_mtim.tv_sec)))
+    }
+    closedir(d)
+    return found.sorted { $0.1 < $1.1 }.map(\.0)
 }

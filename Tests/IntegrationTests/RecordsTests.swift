@@ -395,3 +395,58 @@ final class FollowingTailer: @unchecked Sendable {
         #expect(records.filter { ($0["request_id"] as? String)?.hasPrefix("after-") == true }.count == 50)
     }
 }
+
+/// `modelflag gate` over a fixture of shadow records: the candidate agrees with stable on FAQs
+/// and not on escalations; the gate passes `faq`, fails `escalation` and refuses to promote.
+@Suite(.serialized) struct GateCLITests {
+    @Test func gateNamesTheFailingSegment() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-gate-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"g"}"#]
+        var seq = 1
+        for i in 0..<400 {
+            let escalation = i % 2 == 0
+            let rouge = escalation ? 0.2 + Double(i % 10) / 100 : 0.85 + Double(i % 10) / 100
+            lines.append(
+                #"{"seq":\#(seq),"schema":"modelflag.record/v1","ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"shadow","flag":"chat","variant":"candidate","served_variant":"stable","model_version":"v2","segments":["\#(escalation ? "escalation" : "faq")"],"status":200,"outcome":"ok","scores":{"rouge_l":\#(rouge),"exact_match":false,"shadow_refusal":false,"status_match":true}}"#
+            )
+            seq += 1
+        }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let rules = """
+            {
+              "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
+                            "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
+              "defaultUpstream": "stable",
+              "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]},
+                              "escalation": {"==": [{"var": "body.intent"}, "escalation"]}},
+              "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                "defaultVariant": "stable",
+                "targeting": {"if": [{"$ref": "escalation"}, "stable", {"$ref": "faq"}, "candidate", "stable"]},
+                "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 100}, {"metric": "error_rate", "max": 0.5, "minSamples": 100}]}}
+            }
+            """
+        let rulesPath = dir + "/rules.json"
+        try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let (rc, out) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)"])
+        #expect(rc == 1, "\(out)")
+        let rows = out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        func verdict(_ segment: String, _ gate: String) -> String? {
+            rows.first { $0.count == 9 && $0[2] == segment && $0[3] == gate }?[8]
+        }
+        #expect(verdict("faq", "rouge_l") == "PASS")
+        #expect(verdict("escalation", "rouge_l") == "FAIL")
+        #expect(verdict("faq", "error_rate") == "PASS")
+        let escalation = try #require(rows.first { $0.count == 9 && $0[2] == "escalation" && $0[3] == "rouge_l" })
+        #expect(escalation[4] == "200")
+        #expect(Double(escalation[5]) ?? 1 < 0.3)
+        // Only FAQ records: every gate of the FAQ segment passes, escalation has no data (inconclusive).
+        let (rc2, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--since", "2027"])
+        #expect(rc2 == 2)
+        // A source that is not built is a usage error (64), never a verdict.
+        let (rc3, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "prometheus://x:9090"])
+        #expect(rc3 == 64)
+    }
+}
