@@ -36,12 +36,15 @@ public final class AdminHandler: ConnectionHandler {
         case "/rules" where isGet:
             respond(conn, 200, "application/json", rulesJSON())
         case "/stats" where isGet:
-            respond(conn, 200, "application/json", shared.segmentStats.json())
-        case "/healthz", "/readyz", "/metrics", "/rules", "/stats":
+            respond(conn, 200, "application/json", shared.segmentStats.json(rules: shared.rules.latest?.rules))
+        case "/dashboard" where isGet, "/" where isGet:
+            respond(conn, 200, "text/html; charset=utf-8", Dashboard.html)
+        case "/healthz", "/readyz", "/metrics", "/rules", "/stats", "/dashboard":
             conn.respondError(status: 405, code: "method_not_allowed", message: "use GET", close: false)
         default:
             conn.respondError(
-                status: 404, code: "not_found", message: "admin endpoints: /healthz /readyz /metrics /rules /stats",
+                status: 404, code: "not_found",
+                message: "admin endpoints: /healthz /readyz /metrics /rules /stats /dashboard",
                 close: false)
         }
     }

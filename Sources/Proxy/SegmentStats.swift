@@ -1,4 +1,5 @@
 import Glibc
+import Records
 import Rules
 import Synchronization
 
@@ -192,9 +193,14 @@ struct ScoreHistogram {
 
 extension SegmentStats {
     /// `GET /stats`: the window as JSON.
-    func json(now: Int = Int(time(nil))) -> String {
-        var out = "{\"window_seconds\":\(SegmentStats.slots * SegmentStats.slotSeconds),\"rows\":["
-        for (n, row) in snapshot(now: now).enumerated() {
+    /// With `rules`, the rows of candidate variants (not a flag's default) also carry the verdict of
+    /// each promotion gate on this pod's window (`modelflag gate` gives the fleet's over records).
+    func json(rules: RuleSet? = nil, alpha: Double = 0.05, now: Int = Int(time(nil))) -> String {
+        var out = "{\"window_seconds\":\(SegmentStats.slots * SegmentStats.slotSeconds),\"alpha\":\(alpha),\"rows\":["
+        let rows = snapshot(now: now)
+        // Bonferroni over every (row, gate) the window can judge.
+        let cells = rows.reduce(0) { acc, row in acc + gates(for: row, in: rules).count }
+        for (n, row) in rows.enumerated() {
             if n > 0 { out += "," }
             let w = row.window
             out += "{\"flag\":\(quote(row.key.flag)),\"variant\":\(quote(row.key.variant)),\"role\":\"\(row.key.role)\""
@@ -215,9 +221,43 @@ extension SegmentStats {
             } else {
                 out += ",\"scores\":null"
             }
-            out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors)}"
+            out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors),\"gates\":["
+            for (gi, gate) in gates(for: row, in: rules).enumerated() {
+                if gi > 0 { out += "," }
+                let (sum, count) = figure(gate.metric, w)
+                let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
+                let (mean, low, high) = cs.interval(sum: sum, n: count)
+                let verdict = GateVerdict.decide(
+                    low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min!,
+                    atMost: gate.max != nil)
+                out += "{\"metric\":\"\(gate.metric.rawValue)\",\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
+                out +=
+                    ",\"low\":\(num(low)),\"high\":\(num(high)),\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
+                out += ",\"verdict\":\"\(verdict.rawValue)\"}"
+            }
+            out += "]}"
         }
         return out + "]}\n"
+    }
+
+    /// The promotion gates a row can be judged on: candidate variants only; `error_rate` on every
+    /// role, the score metrics on shadow rows.
+    private func gates(for row: Row, in rules: RuleSet?) -> [PromotionGate] {
+        guard let rules, let flag = rules.flags.first(where: { $0.key == row.key.flag }),
+            flag.variants[flag.defaultVariant].name != row.key.variant
+        else { return [] }
+        return flag.promotionGates.filter { $0.metric == .errorRate || row.key.role == "shadow" }
+    }
+
+    /// (sum, count) of a gate's observations in a window, values in [0, 1].
+    private func figure(_ metric: PromotionGate.Metric, _ w: Cell) -> (Double, Int) {
+        switch metric {
+        case .errorRate: return (Double(w.errors), w.requests)
+        case .rougeL: return (w.rouge.sum, w.rouge.count)
+        case .exactMatch: return (Double(w.exactMatches), w.scored)
+        case .refusalRate: return (Double(w.refusals), w.scored)
+        case .statusMatch: return (Double(w.statusMatches), w.scored)
+        }
     }
 
     /// Prometheus lines: lifetime counters and window gauges per key.

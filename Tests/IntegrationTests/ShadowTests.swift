@@ -15,7 +15,7 @@ import Testing
         init(
             shadow: String = #"{"variants": ["candidate"]}"#, records: String = #"{"capture": "none"}"#,
             candidatePort: UInt16? = nil, candidateArgs: [String] = [], rewriteModels: Bool = false,
-            proxyArgs: [String] = [], candidateModel: String = "candidate-v2"
+            proxyArgs: [String] = [], candidateModel: String = "candidate-v2", flagExtra: String = ""
         ) throws {
             stable = try Spawned(
                 ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
@@ -43,7 +43,7 @@ import Testing
                     "defaultVariant": "stable",
                     "targeting": {"if": [{"$ref": "faq"}, "stable", "stable"]},
                     "shadow": \(shadow),
-                    "records": \(records)
+                    "records": \(records)\(flagExtra)
                   }}
                 }
                 """
