@@ -75,4 +75,22 @@ enum Content {
         }
         return String(h, radix: 16)
     }
+
+    static func contains(_ body: [UInt8], _ pattern: [UInt8]) -> Bool {
+        guard !pattern.isEmpty, body.count >= pattern.count else { return false }
+        for i in 0...(body.count - pattern.count) where body[i] == pattern[0] {
+            if body[i..<(i + pattern.count)].elementsEqual(pattern) { return true }
+        }
+        return false
+    }
+
+    /// Replaces a `share` of the words (the same ones for the same request) with others.
+    static func degrade(_ words: [String], seed: UInt64, share: Double) -> [String] {
+        var s = seed ^ 0x5DEE_CE66_D1CE_4E5B
+        return words.map { w in
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            guard Double((s >> 11) % 1000) < share * 1000 else { return w }
+            return "x" + vocabulary[Int((s >> 33) % UInt64(vocabulary.count))]
+        }
+    }
 }

@@ -18,7 +18,13 @@ public final class StandInHandler: ConnectionHandler {
     private var streamId = ""
     private var breakMidStream = false
 
-    public init(options: StandInOptions) { self.options = options }
+    /// The confidence this request's answer reports (lowered by `degrade`).
+    private var currentConfidence = 0.9
+
+    public init(options: StandInOptions) {
+        self.options = options
+        currentConfidence = options.confidence
+    }
 
     public func requestReady(_ conn: ServerConnection) {
         guard let request = conn.request else { return }
@@ -53,7 +59,12 @@ public final class StandInHandler: ConnectionHandler {
             }
             let stream = Content.wantsStream(conn.body)
             let seed = Content.seed(conn.body, model: options.model)
-            let words = Content.words(seed: seed, count: 12 + Int(seed % 20))
+            var words = Content.words(seed: seed, count: 12 + Int(seed % 20))
+            currentConfidence = options.confidence
+            for d in options.degrade where Content.contains(conn.body, d.pattern) {
+                words = Content.degrade(words, seed: seed, share: d.share)
+                currentConfidence *= 1 - d.share
+            }
             let id = "chatcmpl-" + String(seed, radix: 16)
             let promptTokens = max(1, conn.body.count / 4)
             let echo = Echo(
@@ -104,14 +115,14 @@ public final class StandInHandler: ConnectionHandler {
             "{\"id\":\"\(id)\",\"object\":\"chat.completion\",\"created\":\(created),\"model\":\"\(options.model)\","
             + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"\(text)\"},\"finish_reason\":\"stop\"}],"
             + "\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(words.count),\"total_tokens\":\(promptTokens + words.count)},"
-            + "\"confidence\":\(options.confidence)"
+            + "\"confidence\":\(currentConfidence)"
             + (echo.requestedModel.map { ",\"requested_model\":\"\($0)\"" } ?? "")
             + ",\"request_hash\":\"\(echo.bodyHash)\",\"shadow\":\(echo.shadow)}\n"
         send(conn, 200, "application/json", body)
     }
 
     private func startStream(_ conn: ServerConnection, id: String, words: [String]) {
-        let confidence = String(options.confidence)
+        let confidence = String(currentConfidence)
         conn.writeHead(status: 200, reason: ("OK" as StaticString).rawBytes, framing: .stream) { h in
             h.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n")
             h.append("X-Model-Confidence: ")
@@ -152,7 +163,7 @@ public final class StandInHandler: ConnectionHandler {
         } else {
             event =
                 "data: {\"id\":\"\(streamId)\",\"object\":\"chat.completion.chunk\",\"model\":\"\(options.model)\","
-                + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"confidence\":\(options.confidence)}\n\ndata: [DONE]\n\n"
+                + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"confidence\":\(currentConfidence)}\n\ndata: [DONE]\n\n"
         }
         event.withUTF8 { conn.writeBody(UnsafeRawBufferPointer($0)) }
         if streamIndex >= pendingWords.count {
@@ -166,7 +177,7 @@ public final class StandInHandler: ConnectionHandler {
 
     private func send(_ conn: ServerConnection, _ status: Int, _ type: String, _ body: String) {
         var payload = body
-        let confidence = String(options.confidence)
+        let confidence = String(currentConfidence)
         payload.withUTF8 { b in
             conn.writeHead(
                 status: status, reason: ServerConnection.reasonPhrase(status).rawBytes, framing: .length(b.count)

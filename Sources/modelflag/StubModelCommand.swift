@@ -26,6 +26,12 @@ struct StubModel: ParsableCommand {
     @Option(help: "Confidence reported in X-Model-Confidence and the \"confidence\" field.")
     var confidence = 0.9
 
+    @Option(
+        help: ArgumentHelp(
+            "Answer worse when the request body contains TEXT: replace that share of the words and scale the confidence down by it.",
+            valueName: "TEXT=SHARE"))
+    var degrade: [String] = []
+
     @Option(help: "Content events per SSE stream.")
     var streamEvents = 8
 
@@ -41,6 +47,13 @@ struct StubModel: ParsableCommand {
     func validate() throws {
         guard (0...1).contains(errorRate) else { throw ValidationError("--error-rate must be between 0 and 1") }
         guard streamEvents >= 1 else { throw ValidationError("--stream-events must be at least 1") }
+        for d in degrade {
+            guard let eq = d.lastIndex(of: "="), let share = Double(d[d.index(after: eq)...]), (0...1).contains(share),
+                eq != d.startIndex
+            else {
+                throw ValidationError("--degrade takes TEXT=SHARE with SHARE from 0 to 1, e.g. escalat=0.6; got '\(d)'")
+            }
+        }
         _ = try address(listen, flag: "--listen")
     }
 
@@ -53,6 +66,10 @@ struct StubModel: ParsableCommand {
         o.streamEvents = streamEvents
         o.streamIntervalMs = streamInterval.milliseconds
         o.faults = faults
+        o.degrade = degrade.map { d in
+            let eq = d.lastIndex(of: "=")!
+            return (Array(d[..<eq].utf8), Double(d[d.index(after: eq)...])!)
+        }
         let rc = StandInServer.run(address: try address(listen, flag: "--listen"), options: o)
         if rc != 0 { throw ExitCode(rc) }
     }

@@ -15,7 +15,9 @@ import Testing
         init(
             shadow: String = #"{"variants": ["candidate"]}"#, records: String = #"{"capture": "none"}"#,
             candidatePort: UInt16? = nil, candidateArgs: [String] = [], rewriteModels: Bool = false,
-            proxyArgs: [String] = [], candidateModel: String = "candidate-v2", flagExtra: String = ""
+            proxyArgs: [String] = [], candidateModel: String = "candidate-v2", flagExtra: String = "",
+            evaluators: String = #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}}"#,
+            targeting: String = #"{"if": [{"$ref": "faq"}, "stable", "stable"]}"#
         ) throws {
             stable = try Spawned(
                 ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
@@ -36,12 +38,12 @@ import Testing
                     "candidate": {"address": "127.0.0.1:\(cport)", "modelVersion": "v2"\(models.1)}
                   },
                   "defaultUpstream": "stable",
-                  "$evaluators": {"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}},
+                  "$evaluators": \(evaluators),
                   "flags": {"chat": {
                     "state": "ENABLED",
                     "variants": {"stable": "stable", "candidate": "candidate"},
                     "defaultVariant": "stable",
-                    "targeting": {"if": [{"$ref": "faq"}, "stable", "stable"]},
+                    "targeting": \(targeting),
                     "shadow": \(shadow),
                     "records": \(records)\(flagExtra)
                   }}
@@ -213,6 +215,38 @@ import Testing
         #expect(
             metrics.contains(
                 #"modelflag_segment_rouge_l{flag="chat",variant="candidate",role="shadow",segment="*",stat="p5"}"#))
+    }
+
+    /// The issue's scenario with real processes: a candidate that matches stable everywhere but
+    /// answers escalations worse. With shadow scoring at 100 %, `modelflag gate` refuses to
+    /// promote, names `escalation` as failing with its figures, and passes the other segment.
+    @Test func gateRefusesTheCandidateThatFailsOneSegment() throws {
+        let fleet = try ShadowFleet(
+            candidateArgs: ["--degrade", "escalat=0.6"], candidateModel: "stable-v1",
+            flagExtra: #", "gates": [{"metric": "rouge_l", "min": 0.7, "minSamples": 30}]"#,
+            evaluators:
+                #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}, "escalation": {"==": [{"var": "body.metadata.intent"}, "escalation"]}}"#,
+            targeting: #"{"if": [{"$ref": "escalation"}, "stable", {"$ref": "faq"}, "stable", "stable"]}"#)
+        let c = try Client(port: fleet.port)
+        let intents = ["faq", "chat", "escalation"]
+        for i in 0..<240 {
+            let body =
+                #"{"model":"chat","user":"u\#(i)","metadata":{"intent":"\#(intents[i % 3])"},"messages":[{"role":"user","content":"question \#(i)"}]}"#
+            #expect(try c.request(chatRequest(body)).status == 200)
+        }
+        usleep(500_000)
+        _ = try fleet.stopAndReadRecords()
+        let (rc, out) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", "records:\(fleet.recordsDir)"])
+        #expect(rc == 1, "\(out)")
+        let rows = out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        let escalation = try #require(rows.first { $0.count == 9 && $0[2] == "escalation" })
+        let faq = try #require(rows.first { $0.count == 9 && $0[2] == "faq" })
+        #expect(escalation[8] == "FAIL")
+        #expect(escalation[4] == "80")
+        #expect((Double(escalation[5]) ?? 1) < 0.7)
+        #expect(faq[8] == "PASS")
+        #expect(Double(faq[5]) == 1.0)
+        print("scenario gate output:\n\(out)")
     }
 
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,
