@@ -141,7 +141,7 @@ final class Router {
         if let f = d.flag {
             let r: Int
             switch d.reason {
-            case .targetingMatch: r = 0
+            case .targetingMatch, .rollout: r = 0
             case .defaultVariant: r = 1
             case .disabled: r = 2
             default: r = 3

@@ -214,7 +214,7 @@ struct Validator {
         }
         let allowed = [
             "state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "rollbackOn", "gates",
-            "metadata",
+            "rollout", "metadata",
         ]
         for (k, v) in obj where !allowed.contains(k) {
             fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
@@ -305,11 +305,68 @@ struct Validator {
             flag.tripwires = buildTripwires(r, "\(p).rollbackOn", variants, defaultVariant)
         }
         if let g = node["gates"] { flag.promotionGates = buildPromotionGates(g, "\(p).gates") }
+        if let r = node["rollout"] { flag.rollout = buildRollout(r, "\(p).rollout", flag) }
         flag.gates = [ConfidenceGate?](repeating: nil, count: variants.count)
         for (vi, g) in gateNodes {
             flag.gates[vi] = buildGate(g, "\(p).variants.\(variants[vi].name).confidence", variants, vi)
         }
         return flag
+    }
+
+    private mutating func buildRollout(_ node: JSONNode, _ p: String, _ flag: Flag) -> Rollout? {
+        guard node.object != nil else {
+            fail(
+                node, p,
+                "rollout is {\"variant\": NAME, \"stage\": N, \"stages\": [{\"SEGMENT\": PERCENT, \"*\": PERCENT}, ...]}"
+            )
+            return nil
+        }
+        for (k, v) in node.object! where !["variant", "stage", "stages"].contains(k) {
+            fail(v, "\(p).\(k)", "unknown rollout key '\(k)' (allowed: variant, stage, stages)")
+        }
+        guard let name = node["variant"]?.string, let vi = flag.variants.firstIndex(where: { $0.name == name }),
+            vi != flag.defaultVariant
+        else {
+            fail(node["variant"] ?? node, "\(p).variant", "variant names a variant of the flag other than the default")
+            return nil
+        }
+        guard let list = node["stages"]?.array, !list.isEmpty else {
+            fail(node["stages"] ?? node, "\(p).stages", "stages is a non-empty list of {SEGMENT or \"*\": PERCENT}")
+            return nil
+        }
+        var stages: [[(segment: Int?, percent: Double)]] = []
+        for (n, st) in list.enumerated() {
+            var entries: [(segment: Int?, percent: Double)] = []
+            for (segName, v) in st.object ?? [] {
+                guard let pct = v.number, pct >= 0, pct <= 100 else {
+                    fail(v, "\(p).stages[\(n)].\(segName)", "a percentage from 0 to 100")
+                    continue
+                }
+                if segName == "*" {
+                    entries.append((nil, pct))
+                } else if let si = flag.segments.firstIndex(where: { $0.name == segName }) {
+                    entries.append((si, pct))
+                } else {
+                    fail(
+                        v, "\(p).stages[\(n)].\(segName)",
+                        "'\(segName)' is not a segment this flag's targeting references (\(flag.segments.map(\.name).joined(separator: ", ")))"
+                    )
+                }
+            }
+            if st.object == nil || st.object!.isEmpty {
+                fail(st, "\(p).stages[\(n)]", "a stage is {SEGMENT or \"*\": PERCENT}")
+            }
+            stages.append(entries)
+        }
+        guard let stageNode = node["stage"], let stage = stageNode.number, stage == stage.rounded(), stage >= -1,
+            Int(stage) < stages.count
+        else {
+            fail(
+                node["stage"] ?? node, "\(p).stage",
+                "stage is an index into stages (0 to \(stages.count - 1)), or -1 (rolled back)")
+            return nil
+        }
+        return Rollout(variant: vi, stage: Int(stage), stages: stages)
     }
 
     private mutating func buildPromotionGates(_ node: JSONNode, _ p: String) -> [PromotionGate] {

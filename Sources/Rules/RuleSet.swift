@@ -45,6 +45,8 @@ public struct Flag: Sendable {
     public var segments: [(name: String, rule: Expr)]
     /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
     public var gates: [ConfidenceGate?] = []
+    /// Staged rollout of a variant where targeting gives none.
+    public var rollout: Rollout?
     /// Promotion gates (`gates`), for `modelflag gate`.
     public var promotionGates: [PromotionGate] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
@@ -134,6 +136,8 @@ public struct Decision: Sendable {
         case defaultVariant = "DEFAULT"
         /// Targeting named a variant the flag does not have: the default variant.
         case error = "ERROR"
+        /// Targeting gave nothing and the flag's rollout stage sent the request to its variant.
+        case rollout = "ROLLOUT"
     }
 
     public var flag: Int?
@@ -163,6 +167,7 @@ extension RuleSet {
     /// `evaluate` through the flag's program when it has one (the same decision, faster).
     public func evaluateFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> Decision {
         guard flags[index].enabled, flags[index].targeting != nil, let program = flags[index].program else {
+            // (No targeting, a disabled flag, or no program: the tree path, rollout included.)
             var trace: Trace?
             return evaluate(index, context: context, trace: &trace)
         }
@@ -185,7 +190,7 @@ extension RuleSet {
         case .bool:
             let s: StaticString = result.num != 0 ? "true" : "false"
             name = UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
-        case .null: return decision
+        case .null: return rolloutDecision(index, context: context) ?? decision
         default:
             decision.reason = .error
             return decision
@@ -196,6 +201,24 @@ extension RuleSet {
         }
         decision.reason = .error
         return decision
+    }
+
+    /// Where targeting gave nothing: the rollout stage's share for the request's segments, sticky
+    /// by targeting key (no key: not in the rollout).
+    func rolloutDecision<C: EvaluationContext>(_ index: Int, context: C) -> Decision? {
+        guard let rollout = flags[index].rollout, case .string(let key) = context.lookup(.targetingKey) else {
+            return nil
+        }
+        var matched: UInt64 = 0
+        for (i, seg) in flags[index].segments.prefix(64).enumerated() {
+            var ev = Evaluator(context: context, flagKey: flags[index].keyBytes)
+            if ev.eval(seg.rule).truthy { matched |= 1 << UInt64(i) }
+        }
+        let percent = rollout.percent(matched: matched)
+        guard Rollout.inside(flagKey: flags[index].keyBytes, key: key, percent: percent) else { return nil }
+        return Decision(
+            flag: index, variant: rollout.variant, upstream: flags[index].variants[rollout.variant].upstream,
+            reason: .rollout)
     }
 
     /// Picks the flag governing the request (the first whose `match` fits) and evaluates it.
@@ -217,7 +240,7 @@ extension RuleSet {
             d.reason = .disabled
             return d
         }
-        guard let targeting = flag.targeting else { return fallback }
+        guard let targeting = flag.targeting else { return rolloutDecision(index, context: context) ?? fallback }
         var ev = Evaluator(context: context, flagKey: flag.keyBytes, tracing: trace != nil)
         let result = ev.eval(targeting)
         if trace != nil { trace = ev.trace }
@@ -225,7 +248,7 @@ extension RuleSet {
         switch result {
         case .string(let s): name = s
         case .bool(let b): name = ArraySlice((b ? "true" : "false").utf8)
-        case .null: return fallback
+        case .null: return rolloutDecision(index, context: context) ?? fallback
         default:
             var d = fallback
             d.reason = .error

@@ -24,6 +24,11 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Family-wise false-promotion rate.") var alpha = 0.05
     @Option(help: "Only records at or after this time (RFC 3339 UTC or a prefix), e.g. the stage's start.")
     var since: String?
+    @ArgumentParser.Flag(
+        help:
+            "Write the outcome into the rules file (temp file + rename): every gate passes -> the flag's rollout moves to its next stage; a gate fails -> stage -1 (rolled back); inconclusive -> unchanged."
+    )
+    var apply = false
 
     func validate() throws {
         guard source.hasPrefix("records:") else {
@@ -97,6 +102,8 @@ struct GateCommand: ParsableCommand {
         print("flag\tvariant\tsegment\tgate\tn\tvalue\tinterval\tneeds\tverdict")
         var failed = false
         var inconclusive = false
+        var failedFlags = Set<String>()
+        var undecidedFlags = Set<String>()
         for row in rows {
             let gate = row.flag.promotionGates[row.gate]
             let cell = cells[key(row.flag.key, row.variant, row.segment, row.gate)] ?? Cell()
@@ -106,8 +113,14 @@ struct GateCommand: ParsableCommand {
             let threshold = gate.max ?? gate.min!
             let verdict = GateVerdict.decide(
                 low: low, high: high, n: cell.n, minSamples: gate.minSamples, threshold: threshold, atMost: atMost)
-            if verdict == .fail { failed = true }
-            if verdict == .inconclusive { inconclusive = true }
+            if verdict == .fail {
+                failed = true
+                failedFlags.insert(row.flag.key)
+            }
+            if verdict == .inconclusive {
+                inconclusive = true
+                undecidedFlags.insert(row.flag.key)
+            }
             let needs =
                 (atMost ? "<= " : ">= ") + fmt(threshold, 4)
                 + (cell.n < gate.minSamples ? " (n >= \(gate.minSamples))" : "")
@@ -115,8 +128,64 @@ struct GateCommand: ParsableCommand {
                 "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.metric.rawValue)\t\(cell.n)\t\(cell.n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(needs)\t\(verdict.rawValue)"
             )
         }
+        if apply {
+            for f in flags {
+                guard let rollout = f.rollout else { continue }
+                let next: Int
+                if failedFlags.contains(f.key) {
+                    next = -1
+                } else if undecidedFlags.contains(f.key) || rollout.stage < 0
+                    || rollout.stage + 1 >= rollout.stages.count
+                {
+                    print("\(f.key): rollout stays at stage \(rollout.stage)")
+                    continue
+                } else {
+                    next = rollout.stage + 1
+                }
+                try writeStage(flag: f.key, stage: next)
+                print(
+                    "\(f.key): rollout stage \(rollout.stage) -> \(next)\(next < 0 ? " (rolled back)" : "") written to \(rules)"
+                )
+            }
+        }
         if failed { throw ExitCode(1) }
         if inconclusive { throw ExitCode(2) }
+    }
+
+    /// Replaces the number of `flags.KEY.rollout.stage` in the file, every other byte kept, and
+    /// swaps the file in with a rename (sidecars watching it never read a half-written file).
+    private func writeStage(flag: String, stage: Int) throws {
+        guard var bytes = readWholeFile(rules), let root = try? JSONParser.parse(bytes),
+            let node = root["flags"]?[flag]?["rollout"]?["stage"]
+        else { throw ValidationError("cannot find flags.\(flag).rollout.stage in \(rules)") }
+        var line = 1
+        var start = 0
+        while line < node.line, let nl = bytes[start...].firstIndex(of: 0x0A) {
+            start = nl + 1
+            line += 1
+        }
+        start += node.column - 1
+        var end = start
+        while end < bytes.count,
+            bytes[end] == UInt8(ascii: "-") || bytes[end] == UInt8(ascii: ".")
+                || (bytes[end] >= 0x30 && bytes[end] <= 0x39)
+        {
+            end += 1
+        }
+        bytes.replaceSubrange(start..<end, with: Array(String(stage).utf8))
+        guard (try? RulesLoader.load(bytes)) != nil else {
+            throw ValidationError("the edited rules file would not load; \(rules) left unchanged")
+        }
+        let temp = rules + ".modelflag-gate.tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot write \(temp)") }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == bytes.count, rename(temp, rules) == 0 else {
+            unlink(temp)
+            throw ValidationError("cannot replace \(rules)")
+        }
     }
 
     private func bool(_ n: JSONNode?) -> Double? {

@@ -445,8 +445,57 @@ final class FollowingTailer: @unchecked Sendable {
         // Only FAQ records: every gate of the FAQ segment passes, escalation has no data (inconclusive).
         let (rc2, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--since", "2027"])
         #expect(rc2 == 2)
+        // With --apply, a failing gate rolls the flag's rollout back (stage -1), bytes around it kept.
+        let withRollout = rules.replacingOccurrences(
+            of: #""gates": ["#,
+            with: #""rollout": {"variant": "candidate", "stage": 0, "stages": [{"faq": 5}, {"faq": 25}]}, "gates": ["#)
+        try withRollout.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let (rcApply, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--apply"])
+        #expect(rcApply == 1)
+        let after = try String(contentsOfFile: rulesPath, encoding: .utf8)
+        #expect(after == withRollout.replacingOccurrences(of: #""stage": 0"#, with: #""stage": -1"#))
         // A source that is not built is a usage error (64), never a verdict.
         let (rc3, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "prometheus://x:9090"])
         #expect(rc3 == 64)
+    }
+}
+
+/// `modelflag gate --apply` over passing records moves the rollout to its next stage.
+@Suite(.serialized) struct GateApplyTests {
+    @Test func passingGatesAdvanceTheStage() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-apply-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"a"}"#]
+        for i in 0..<300 {
+            lines.append(
+                #"{"seq":\#(i + 1),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"shadow","flag":"chat","variant":"candidate","segments":["faq"],"status":200,"outcome":"ok","scores":{"rouge_l":0.95}}"#
+            )
+        }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let rules = """
+            {
+              "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
+                            "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
+              "defaultUpstream": "stable",
+              "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
+              "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, null, null]},
+                "rollout": {"variant": "candidate", "stage": 0, "stages": [{"faq": 5}, {"faq": 25}, {"*": 100}]},
+                "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 100}]}}
+            }
+            """
+        let path = dir + "/rules.json"
+        try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        let (rc, out) = try runBinary(["gate", "--rules", path, "--source", "records:\(dir)", "--apply"])
+        #expect(rc == 0, "\(out)")
+        #expect(out.contains("rollout stage 0 -> 1"))
+        #expect(
+            try String(contentsOfFile: path, encoding: .utf8)
+                == rules.replacingOccurrences(of: #""stage": 0"#, with: #""stage": 1"#))
+        // The sidecar's check accepts the edited file.
+        let (rcCheck, _) = try runBinary(["check", path])
+        #expect(rcCheck == 0)
     }
 }

@@ -115,3 +115,64 @@ import Testing
         }
     }
 }
+
+/// `rollout`: where targeting gives nothing, the stage's share per segment, sticky per key.
+@Suite struct RolloutTests {
+    static func flags(stage: Int) -> String {
+        """
+        {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+          "defaultVariant": "stable",
+          "targeting": {"if": [{"$ref": "escalation"}, "stable", {"$ref": "faq"}, null, null]},
+          "rollout": {"variant": "candidate", "stage": \(stage),
+                      "stages": [{"faq": 25, "*": 5}, {"faq": 100, "*": 50}]}}}
+        """
+    }
+    static let evaluators =
+        #"{"faq": {"==": [{"var": "body.intent"}, "faq"]}, "escalation": {"==": [{"var": "body.intent"}, "escalation"]}}"#
+
+    func share(_ set: RuleSet, intent: String) -> Double {
+        var n = 0
+        for i in 0..<4000 {
+            let ctx = DictContext(values: [.targetingKey: .string("user-\(i)"), .body(["intent"]): .string(intent)])
+            if variantName(set, "chat", ctx) == "candidate" { n += 1 }  // also checks program == tree
+        }
+        return Double(n) / 4000
+    }
+
+    @Test func stageSharesBySegment() throws {
+        let set = try rules(file(flags: Self.flags(stage: 0), evaluators: Self.evaluators))
+        #expect(abs(share(set, intent: "faq") - 0.25) < 0.03)
+        #expect(abs(share(set, intent: "chat") - 0.05) < 0.015)
+        #expect(share(set, intent: "escalation") == 0)  // targeting decided: stable
+        let next = try rules(file(flags: Self.flags(stage: 1), evaluators: Self.evaluators))
+        #expect(share(next, intent: "faq") == 1)
+        let back = try rules(file(flags: Self.flags(stage: -1), evaluators: Self.evaluators))
+        #expect(share(back, intent: "faq") == 0)
+    }
+
+    /// Monotonic: every user the candidate had at stage 0 keeps it at stage 1.
+    @Test func raisingAStageKeepsEveryoneAlreadyIn() throws {
+        let a = try rules(file(flags: Self.flags(stage: 0), evaluators: Self.evaluators))
+        let b = try rules(file(flags: Self.flags(stage: 1), evaluators: Self.evaluators))
+        for i in 0..<2000 {
+            let ctx = DictContext(values: [.targetingKey: .string("u\(i)"), .body(["intent"]): .string("chat")])
+            if variantName(a, "chat", ctx) == "candidate" { #expect(variantName(b, "chat", ctx) == "candidate") }
+        }
+    }
+
+    @Test func mistakesAreReported() {
+        for bad in [
+            #"{"variant": "stable", "stage": 0, "stages": [{"*": 5}]}"#,
+            #"{"variant": "candidate", "stage": 2, "stages": [{"*": 5}]}"#,
+            #"{"variant": "candidate", "stage": 0, "stages": [{"nope": 5}]}"#,
+            #"{"variant": "candidate", "stage": 0, "stages": [{"*": 500}]}"#,
+        ] {
+            let text = file(
+                flags: """
+                    {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                      "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, null, null]}, "rollout": \(bad)}}
+                    """, evaluators: Self.evaluators)
+            #expect(loadErrors(text).contains { $0.path.hasPrefix("$.flags.chat.rollout") }, "\(bad)")
+        }
+    }
+}
