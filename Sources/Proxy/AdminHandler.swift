@@ -31,7 +31,7 @@ public final class AdminHandler: ConnectionHandler {
             var text = PrometheusText.render(shared.workerMetrics, draining: shared.isDraining, ready: shared.isReady)
             text += rulesMetrics()
             if let stats = shared.recordStats.withLock({ $0 }) { text += PrometheusText.records(stats) }
-            text += shared.segmentStats.prometheus()
+            text += shared.segmentStats.prometheus(rules: shared.rules.latest?.rules)
             respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8", text)
         case "/rules" where isGet:
             respond(conn, 200, "application/json", rulesJSON())

@@ -224,12 +224,7 @@ extension SegmentStats {
             out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors),\"gates\":["
             for (gi, gate) in gates(for: row, in: rules).enumerated() {
                 if gi > 0 { out += "," }
-                let (sum, count) = figure(gate.metric, w)
-                let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
-                let (mean, low, high) = cs.interval(sum: sum, n: count)
-                let verdict = GateVerdict.decide(
-                    low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min!,
-                    atMost: gate.max != nil)
+                let (count, mean, low, high, verdict) = judge(gate, w, cells: cells, alpha: alpha)
                 out += "{\"metric\":\"\(gate.metric.rawValue)\",\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
                 out +=
                     ",\"low\":\(num(low)),\"high\":\(num(high)),\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
@@ -238,6 +233,19 @@ extension SegmentStats {
             out += "]}"
         }
         return out + "]}\n"
+    }
+
+    /// One gate on one row's window: the same statistics as `modelflag gate`.
+    private func judge(_ gate: PromotionGate, _ w: Cell, cells: Int, alpha: Double) -> (
+        n: Int, mean: Double, low: Double, high: Double, verdict: GateVerdict
+    ) {
+        let (sum, count) = figure(gate.metric, w)
+        let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
+        let (mean, low, high) = cs.interval(sum: sum, n: count)
+        let verdict = GateVerdict.decide(
+            low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min!,
+            atMost: gate.max != nil)
+        return (count, mean, low, high, verdict)
     }
 
     /// The promotion gates a row can be judged on: candidate variants only; `error_rate` on every
@@ -261,9 +269,10 @@ extension SegmentStats {
     }
 
     /// Prometheus lines: lifetime counters and window gauges per key.
-    func prometheus(now: Int = Int(time(nil))) -> String {
+    func prometheus(rules: RuleSet? = nil, alpha: Double = 0.05, now: Int = Int(time(nil))) -> String {
         let rows = snapshot(now: now)
         guard !rows.isEmpty else { return "" }
+        let cells = rows.reduce(0) { acc, row in acc + gates(for: row, in: rules).count }
         var out =
             "# HELP modelflag_segment_requests_total Exchanges by flag, variant, role (served/shadow) and segment (* = all).\n"
         out += "# TYPE modelflag_segment_requests_total counter\n"
@@ -287,6 +296,18 @@ extension SegmentStats {
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"mean\"} \(h.mean ?? 0)\n"
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"p5\"} \(h.quantile(0.05) ?? 0)\n"
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"min\"} \(h.min)\n"
+        }
+        if cells > 0 {
+            out +=
+                "# HELP modelflag_gate_verdict Promotion gate on this pod's 10-minute window: 1 pass, 0 inconclusive, -1 fail.\n"
+            out += "# TYPE modelflag_gate_verdict gauge\n"
+            for r in rows {
+                for gate in gates(for: r, in: rules) {
+                    let v = judge(gate, r.window, cells: cells, alpha: alpha).verdict
+                    let value = v == .pass ? 1 : v == .fail ? -1 : 0
+                    out += "modelflag_gate_verdict{\(labels(r.key)),metric=\"\(gate.metric.rawValue)\"} \(value)\n"
+                }
+            }
         }
         return out
     }

@@ -26,6 +26,11 @@ import Testing
         let all = try #require(rows.first { $0["role"] as? String == "shadow" && $0["segment"] as? String == "*" })
         let verdicts = (all["gates"] as? [[String: Any]] ?? []).compactMap { $0["verdict"] as? String }
         #expect(verdicts == ["PASS", "PASS"])
+        let metrics = try Client(port: admin).request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(
+            metrics.contains(
+                #"modelflag_gate_verdict{flag="chat",variant="candidate",role="shadow",segment="*",metric="rouge_l"} 1"#
+            ))
         // Then the page, as a browser draws it.
         let profile = NSTemporaryDirectory() + "modelflag-chromium-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: profile) }
