@@ -160,7 +160,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         let flag = rules.flags[fi]
         if records != nil { pairing = Pairing() }
-        for v in spec.variants where v != route.variant {
+        func send(_ v: Int) {
             let upstream = flag.variants[v].upstream
             let body = OutgoingBody(
                 bytes: conn.body, splice: router.splice(upstream: upstream, range: route.modelRange))
@@ -169,6 +169,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
                 isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing)
         }
+        for v in spec.variants where v != route.variant { send(v) }
+        // The noise floor: the served variant against itself, the baseline for every comparator.
+        if shadows.noiseFloorSampled(spec) { send(route.variant) }
     }
 
     public func connectionWritable(_ conn: ServerConnection) {

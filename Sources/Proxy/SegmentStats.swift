@@ -243,7 +243,7 @@ extension SegmentStats {
         let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
         let (mean, low, high) = cs.interval(sum: sum, n: count)
         let verdict = GateVerdict.decide(
-            low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min!,
+            low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min ?? 0,
             atMost: gate.max != nil)
         return (count, mean, low, high, verdict)
     }
@@ -254,7 +254,10 @@ extension SegmentStats {
         guard let rules, let flag = rules.flags.first(where: { $0.key == row.key.flag }),
             flag.variants[flag.defaultVariant].name != row.key.variant
         else { return [] }
-        return flag.promotionGates.filter { $0.metric == .errorRate || row.key.role == "shadow" }
+        // Noise-floor comparisons need the baseline row: `modelflag gate` judges those.
+        return flag.promotionGates.filter {
+            $0.vsBaseline == nil && ($0.metric == .errorRate || row.key.role == "shadow")
+        }
     }
 
     /// (sum, count) of a gate's observations in a window, values in [0, 1].

@@ -47,6 +47,11 @@ final class ShadowDispatcher {
         return UInt32(truncatingIfNeeded: (rng &* 0x2545_F491_4F6C_DD1D) >> 32)
     }
 
+    /// Whether this request also gets a noise-floor copy (random, `noiseFloor` percent).
+    func noiseFloorSampled(_ spec: ShadowSpec) -> Bool {
+        spec.noiseFloor > 0 && Double(random32()) < spec.noiseFloor / 100 * 4_294_967_296
+    }
+
     /// Whether this request is in the flag's shadow sample.
     func sampled(_ spec: ShadowSpec, bucket: UInt32?) -> Bool {
         if spec.percentage >= 100 { return true }

@@ -377,8 +377,8 @@ struct Validator {
         var out: [PromotionGate] = []
         for (n, item) in items.enumerated() {
             let ip = "\(p)[\(n)]"
-            for (k, v) in item.object ?? [] where !["metric", "max", "min", "minSamples"].contains(k) {
-                fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: metric, max, min, minSamples)")
+            for (k, v) in item.object ?? [] where !["metric", "max", "min", "vsBaseline", "minSamples"].contains(k) {
+                fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: metric, max, min, vsBaseline, minSamples)")
             }
             guard let name = item["metric"]?.string, let metric = PromotionGate.Metric(rawValue: name) else {
                 let known = PromotionGate.Metric.allCases.map(\.rawValue).joined(separator: ", ")
@@ -387,8 +387,14 @@ struct Validator {
             }
             let max = item["max"]?.number
             let min = item["min"]?.number
-            guard (max == nil) != (min == nil), (max ?? min!) >= 0, (max ?? min!) <= 1 else {
-                fail(item, ip, "a gate has exactly one of \"max\" or \"min\", a value from 0 to 1")
+            let vs = item["vsBaseline"]?.number
+            let given = [max, min, vs].compactMap { $0 }
+            guard given.count == 1, given[0] >= 0, given[0] <= 1 else {
+                fail(item, ip, "a gate has exactly one of \"max\", \"min\" or \"vsBaseline\", a value from 0 to 1")
+                continue
+            }
+            if vs != nil && metric == .errorRate {
+                fail(item, ip, "vsBaseline compares shadow scores with the noise floor; error_rate takes max")
                 continue
             }
             var minSamples = 100
@@ -399,7 +405,7 @@ struct Validator {
                 }
                 minSamples = v
             }
-            out.append(PromotionGate(metric: metric, max: max, min: min, minSamples: minSamples))
+            out.append(PromotionGate(metric: metric, max: max, min: min, vsBaseline: vs, minSamples: minSamples))
         }
         return out
     }
@@ -564,10 +570,18 @@ struct Validator {
                 } else {
                     fail(v, "\(p).maxBodyBytes", "a positive integer")
                 }
+            case "noiseFloor":
+                if let n = v.number, n >= 0, n <= 100 {
+                    spec.noiseFloor = n
+                } else {
+                    fail(
+                        v, "\(p).noiseFloor",
+                        "a percentage from 0 to 100 of requests also mirrored to the served variant")
+                }
             default:
                 fail(
                     v, "\(p).\(k)",
-                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes)"
+                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes, noiseFloor)"
                 )
             }
         }

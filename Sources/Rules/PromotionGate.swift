@@ -19,13 +19,21 @@ public struct PromotionGate: Sendable {
     public var max: Double?
     /// ...or at or above this (agreement that should be high). Exactly one of them.
     public var min: Double?
+    /// ...or no worse than the noise floor (the served variant shadowed against itself, same
+    /// segment) by more than this: the candidate's disagreement with stable is judged against
+    /// stable's disagreement with itself. Score metrics only.
+    public var vsBaseline: Double?
     /// Below this many samples in a segment the verdict is Inconclusive whatever the figure.
     public var minSamples: Int
 
-    public init(metric: Metric, max: Double?, min: Double?, minSamples: Int) {
+    public init(metric: Metric, max: Double?, min: Double?, vsBaseline: Double? = nil, minSamples: Int) {
         self.metric = metric
         self.max = max
         self.min = min
+        self.vsBaseline = vsBaseline
         self.minSamples = minSamples
     }
+
+    /// Whether a higher figure is better (agreement) or worse (errors, refusals).
+    public var higherIsBetter: Bool { metric != .errorRate && metric != .refusalRate }
 }

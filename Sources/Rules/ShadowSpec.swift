@@ -24,6 +24,10 @@ public struct ShadowSpec: Sendable {
     public var timeoutMs: UInt64
     /// Requests with a larger body are not mirrored (dropped and counted).
     public var maxBodyBytes: Int
+    /// Noise floor: this share (0…100, random) of requests also get a copy sent to the served
+    /// variant itself, so each comparator has a stable-vs-stable baseline (Diffy's idea). Those
+    /// shadow records carry the served variant's name.
+    public var noiseFloor: Double = 0
 
     public static let defaultMaxInFlight = 100
     public static let defaultTimeoutMs: UInt64 = 10_000

@@ -38,6 +38,9 @@ struct GateCommand: ParsableCommand {
         guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha is between 0 and 1") }
     }
 
+    /// The cell key standing for the default variant's shadow copies of itself (noise floor).
+    static let baseline = "\u{0}baseline"
+
     struct Cell {
         var sum = 0.0
         var n = 0
@@ -60,11 +63,15 @@ struct GateCommand: ParsableCommand {
             guard let bytes = readWholeFile(path) else { continue }
             for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
                 guard let r = try? JSONParser.parse(String(line)), let fk = r["flag"]?.string,
-                    let f = flags.first(where: { $0.key == fk }), let variant = r["variant"]?.string,
-                    variant != f.variants[f.defaultVariant].name
+                    let f = flags.first(where: { $0.key == fk }), var variant = r["variant"]?.string
                 else { continue }
                 if let since, (r["ts"]?.string ?? "") < since { continue }
                 let role = r["role"]?.string ?? ""
+                if variant == f.variants[f.defaultVariant].name {
+                    // The default variant shadowed against itself: the noise floor.
+                    guard role == "shadow" else { continue }
+                    variant = GateCommand.baseline
+                }
                 let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)
                 let scores = r["scores"]
                 for (gi, gate) in f.promotionGates.enumerated() {
@@ -107,12 +114,36 @@ struct GateCommand: ParsableCommand {
         for row in rows {
             let gate = row.flag.promotionGates[row.gate]
             let cell = cells[key(row.flag.key, row.variant, row.segment, row.gate)] ?? Cell()
-            let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
-            let (mean, low, high) = cs.interval(sum: cell.sum, n: cell.n)
-            let atMost = gate.max != nil
-            let threshold = gate.max ?? gate.min!
-            let verdict = GateVerdict.decide(
-                low: low, high: high, n: cell.n, minSamples: gate.minSamples, threshold: threshold, atMost: atMost)
+            var n = cell.n
+            var mean: Double
+            var low: Double
+            var high: Double
+            let verdict: GateVerdict
+            let needs: String
+            if let delta = gate.vsBaseline {
+                // Candidate minus noise floor, each side's interval at half the cell's α.
+                let base = cells[key(row.flag.key, GateCommand.baseline, row.segment, row.gate)] ?? Cell()
+                let cs = ConfidenceSequence(alpha: each / 2, tunedFor: gate.minSamples)
+                let c = cs.interval(sum: cell.sum, n: cell.n)
+                let b = cs.interval(sum: base.sum, n: base.n)
+                n = min(cell.n, base.n)
+                mean = c.mean - b.mean
+                low = c.low - b.high
+                high = c.high - b.low
+                let better = gate.higherIsBetter
+                verdict = GateVerdict.decide(
+                    low: low, high: high, n: n, minSamples: gate.minSamples, threshold: better ? -delta : delta,
+                    atMost: !better)
+                needs = (better ? ">= baseline - " : "<= baseline + ") + fmt(delta, 4) + " (baseline n \(base.n))"
+            } else {
+                let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
+                (mean, low, high) = cs.interval(sum: cell.sum, n: cell.n)
+                let atMost = gate.max != nil
+                let threshold = gate.max ?? gate.min ?? 0
+                verdict = GateVerdict.decide(
+                    low: low, high: high, n: cell.n, minSamples: gate.minSamples, threshold: threshold, atMost: atMost)
+                needs = (atMost ? "<= " : ">= ") + fmt(threshold, 4)
+            }
             if verdict == .fail {
                 failed = true
                 failedFlags.insert(row.flag.key)
@@ -121,11 +152,9 @@ struct GateCommand: ParsableCommand {
                 inconclusive = true
                 undecidedFlags.insert(row.flag.key)
             }
-            let needs =
-                (atMost ? "<= " : ">= ") + fmt(threshold, 4)
-                + (cell.n < gate.minSamples ? " (n >= \(gate.minSamples))" : "")
+            let need = needs + (n < gate.minSamples ? " (n >= \(gate.minSamples))" : "")
             print(
-                "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.metric.rawValue)\t\(cell.n)\t\(cell.n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(needs)\t\(verdict.rawValue)"
+                "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.metric.rawValue)\t\(n)\t\(n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(need)\t\(verdict.rawValue)"
             )
         }
         if apply {

@@ -222,14 +222,16 @@ import Testing
     /// promote, names `escalation` as failing with its figures, and passes the other segment.
     @Test func gateRefusesTheCandidateThatFailsOneSegment() throws {
         let fleet = try ShadowFleet(
+            shadow: #"{"variants": ["candidate"], "noiseFloor": 100}"#,
             candidateArgs: ["--degrade", "escalat=0.6"], candidateModel: "stable-v1",
-            flagExtra: #", "gates": [{"metric": "rouge_l", "min": 0.7, "minSamples": 30}]"#,
+            flagExtra:
+                #", "gates": [{"metric": "rouge_l", "min": 0.7, "minSamples": 30}, {"metric": "rouge_l", "vsBaseline": 0.2, "minSamples": 30}]"#,
             evaluators:
                 #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}, "escalation": {"==": [{"var": "body.metadata.intent"}, "escalation"]}}"#,
             targeting: #"{"if": [{"$ref": "escalation"}, "stable", {"$ref": "faq"}, "stable", "stable"]}"#)
         let c = try Client(port: fleet.port)
         let intents = ["faq", "chat", "escalation"]
-        for i in 0..<240 {
+        for i in 0..<480 {
             let body =
                 #"{"model":"chat","user":"u\#(i)","metadata":{"intent":"\#(intents[i % 3])"},"messages":[{"role":"user","content":"question \#(i)"}]}"#
             #expect(try c.request(chatRequest(body)).status == 200)
@@ -241,8 +243,15 @@ import Testing
         let rows = out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
         let escalation = try #require(rows.first { $0.count == 9 && $0[2] == "escalation" })
         let faq = try #require(rows.first { $0.count == 9 && $0[2] == "faq" })
+        // Against the noise floor (stable shadowed against itself agrees fully here).
+        let escalationVsFloor = try #require(
+            rows.first { $0.count == 9 && $0[2] == "escalation" && $0[7].contains("baseline") })
+        let faqVsFloor = try #require(rows.first { $0.count == 9 && $0[2] == "faq" && $0[7].contains("baseline") })
+        #expect(escalationVsFloor[8] == "FAIL")
+        #expect(faqVsFloor[8] == "PASS")
+        #expect(faqVsFloor[7].contains("baseline n 160"))
         #expect(escalation[8] == "FAIL")
-        #expect(escalation[4] == "80")
+        #expect(escalation[4] == "160")
         #expect((Double(escalation[5]) ?? 1) < 0.7)
         #expect(faq[8] == "PASS")
         #expect(Double(faq[5]) == 1.0)
