@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
-        .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer"], swiftSettings: strict),
+        .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules"], swiftSettings: strict),
         .executableTarget(
             name: "modelflag",
             dependencies: [

@@ -167,7 +167,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
             shadows.mirror(
                 route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
-                isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing)
+                isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing,
+                evaluatorPool: router.evaluatorPool(flag.evaluator?.address))
         }
         for v in spec.variants where v != route.variant { send(v) }
         // The noise floor: the served variant against itself, the baseline for every comparator.

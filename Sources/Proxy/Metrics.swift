@@ -40,6 +40,9 @@ public final class Metrics: Sendable {
     public let clientCancelled = Counter()
     /// Request bodies the rules could not inspect: [0] not JSON, [1] over the inspection limit.
     public let bodyUninspected = [Counter(), Counter()]
+    /// External evaluator calls: [0] answered, [1] failed (timeout, unreachable, bad response),
+    /// [2] skipped at the in-flight cap.
+    public let evaluatorCalls = [Counter(), Counter(), Counter()]
     /// Confidence-gated attempts: [0] served the candidate, [1] fell back.
     public let gateDecisions = [Counter(), Counter()]
     /// Rollback tripwires that tripped on this worker.
@@ -155,6 +158,11 @@ public enum PrometheusText {
         out += "# TYPE modelflag_rules_body_uninspected_total counter\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"not_json\"} \(sum { $0.bodyUninspected[0] })\n"
         out += "modelflag_rules_body_uninspected_total{reason=\"too_large\"} \(sum { $0.bodyUninspected[1] })\n"
+        out += "# HELP modelflag_evaluator_calls_total External evaluator calls for shadow pairs, by result.\n"
+        out += "# TYPE modelflag_evaluator_calls_total counter\n"
+        for (n, label) in ["ok", "failed", "skipped"].enumerated() {
+            out += "modelflag_evaluator_calls_total{result=\"\(label)\"} \(sum { $0.evaluatorCalls[n] })\n"
+        }
         out += "# HELP modelflag_gate_decisions_total Confidence-gated attempts, by what was served.\n"
         out += "# TYPE modelflag_gate_decisions_total counter\n"
         out += "modelflag_gate_decisions_total{served=\"candidate\"} \(sum { $0.gateDecisions[0] })\n"

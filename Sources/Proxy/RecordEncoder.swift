@@ -106,6 +106,8 @@ struct RecordInput {
     var endNs: UInt64
     /// The confidence gate's verdict, on gated attempts and on the record of what was served.
     var gate: GateInfo? = nil
+    /// The external evaluator's answer (shadow records of sampled pairs).
+    var evaluation: EvaluatorResult? = nil
 }
 
 /// Builds one record as JSON bytes (no Foundation; one buffer per exchange owner, reused).
@@ -240,6 +242,23 @@ struct RecordEncoder {
             buf.append(contentsOf: ",\"result\":\"".utf8)
             buf.append(contentsOf: g.result.rawValue.utf8)
             buf.append(contentsOf: "\"}".utf8)
+        }
+        switch r.evaluation {
+        case .scores(let list):
+            buf.append(contentsOf: ",\"evaluator\":{\"scores\":{".utf8)
+            for (i, s) in list.enumerated() {
+                if i > 0 { buf.append(UInt8(ascii: ",")) }
+                JSONText.appendString(&buf, s.name.utf8)
+                buf.append(UInt8(ascii: ":"))
+                appendFixed(s.value)
+            }
+            buf.append(contentsOf: "}}".utf8)
+        case .failed(let why):
+            buf.append(contentsOf: ",\"evaluator\":{\"error\":".utf8)
+            JSONText.appendString(&buf, why.utf8)
+            buf.append(UInt8(ascii: "}"))
+        case nil:
+            break
         }
         if r.role == .shadow {
             buf.append(contentsOf: ",\"scores\":".utf8)

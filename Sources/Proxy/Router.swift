@@ -85,6 +85,19 @@ final class Router {
         return p
     }
 
+    /// A pool for an evaluator's `HOST:PORT` (resolved on first use, then kept).
+    private var evaluatorPools: [String: UpstreamPool] = [:]
+    func evaluatorPool(_ address: String?) -> UpstreamPool? {
+        guard let address else { return nil }
+        if let p = evaluatorPools[address] { return p }
+        guard let resolved = try? SocketAddress(address) else { return nil }
+        var config = base
+        config.address = resolved
+        let p = UpstreamPool(loop: loop, config: config, metrics: metrics)
+        evaluatorPools[address] = p
+        return p
+    }
+
     /// The `"model"` rewrite for a request sent to `upstream` (nil: the body goes as it is).
     func splice(upstream: Int, range: Range<Int>?) -> (range: Range<Int>, replacement: [UInt8])? {
         guard let range, let model = modelBytes[upstream] else { return nil }
@@ -218,6 +231,7 @@ final class Router {
     func closeIdle() {
         for p in poolsByAddress.values { p.closeIdle() }
         for p in shadowPoolsByAddress.values { p.closeIdle() }
+        for p in evaluatorPools.values { p.closeIdle() }
     }
 }
 

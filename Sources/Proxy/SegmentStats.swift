@@ -225,7 +225,7 @@ extension SegmentStats {
             for (gi, gate) in gates(for: row, in: rules).enumerated() {
                 if gi > 0 { out += "," }
                 let (count, mean, low, high, verdict) = judge(gate, w, cells: cells, alpha: alpha)
-                out += "{\"metric\":\"\(gate.metric.rawValue)\",\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
+                out += "{\"metric\":\"\(gate.label)\",\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
                 out +=
                     ",\"low\":\(num(low)),\"high\":\(num(high)),\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
                 out += ",\"verdict\":\"\(verdict.rawValue)\"}"
@@ -256,7 +256,7 @@ extension SegmentStats {
         else { return [] }
         // Noise-floor comparisons need the baseline row: `modelflag gate` judges those.
         return flag.promotionGates.filter {
-            $0.vsBaseline == nil && ($0.metric == .errorRate || row.key.role == "shadow")
+            $0.vsBaseline == nil && $0.metric != .score && ($0.metric == .errorRate || row.key.role == "shadow")
         }
     }
 
@@ -268,6 +268,7 @@ extension SegmentStats {
         case .exactMatch: return (Double(w.exactMatches), w.scored)
         case .refusalRate: return (Double(w.refusals), w.scored)
         case .statusMatch: return (Double(w.statusMatches), w.scored)
+        case .score: return (0, 0)  // evaluator scores are judged by `modelflag gate` over records
         }
     }
 
@@ -308,7 +309,7 @@ extension SegmentStats {
                 for gate in gates(for: r, in: rules) {
                     let v = judge(gate, r.window, cells: cells, alpha: alpha).verdict
                     let value = v == .pass ? 1 : v == .fail ? -1 : 0
-                    out += "modelflag_gate_verdict{\(labels(r.key)),metric=\"\(gate.metric.rawValue)\"} \(value)\n"
+                    out += "modelflag_gate_verdict{\(labels(r.key)),metric=\"\(gate.label)\"} \(value)\n"
                 }
             }
         }

@@ -22,6 +22,8 @@ final class ShadowDispatcher {
     let stats: SegmentStats?
     private(set) var active: [ShadowExchange] = []
     private var free: [ShadowExchange] = []
+    /// Evaluator calls in flight (their shadow records wait for them).
+    private(set) var evaluating: [EvaluatorCall] = []
     private var sweep: Timer?
     private var sweeping = false
     private var rng: UInt64
@@ -63,10 +65,11 @@ final class ShadowDispatcher {
     /// Sends one copy (head in `self.head`), or records it as dropped when over the caps.
     func mirror(
         route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, body: OutgoingBody, isHEAD: Bool,
-        request: RecordInput, pairing: Pairing?
+        request: RecordInput, pairing: Pairing?, evaluatorPool: UpstreamPool?
     ) {
         let ex = free.popLast() ?? ShadowExchange(dispatcher: self)
         ex.prepare(route: route, variant: variant, spec: spec, request: request, pairing: pairing)
+        ex.evaluatorPool = evaluatorPool
         if request.requestBody.count > spec.maxBodyBytes {
             metrics.shadowDropped[1].add()
             ex.finish(.dropped)
@@ -101,6 +104,36 @@ final class ShadowDispatcher {
         if free.count < ShadowDispatcher.maxFree { free.append(ex) }
     }
 
+    /// Starts an evaluator call for a completed pair, or says why not (cap reached).
+    func evaluate(_ ex: ShadowExchange, spec: EvaluatorSpec, pool: UpstreamPool, body: [UInt8]) -> Bool {
+        guard evaluating.count < spec.maxInFlight else {
+            metrics.evaluatorCalls[2].add()
+            return false
+        }
+        let call = EvaluatorCall(dispatcher: self, exchange: ex, timeoutMs: spec.timeoutMs)
+        call.index = evaluating.count
+        evaluating.append(call)
+        startSweep()
+        call.start(pool: pool, path: spec.path, body: body)
+        return true
+    }
+
+    func evaluatorEnded(_ call: EvaluatorCall, ok: Bool) {
+        metrics.evaluatorCalls[ok ? 0 : 1].add()
+        guard call.index >= 0, call.index < evaluating.count, evaluating[call.index] === call else { return }
+        let last = evaluating.removeLast()
+        if last !== call {
+            evaluating[call.index] = last
+            last.index = call.index
+        }
+        call.index = -1
+    }
+
+    /// Whether this pair goes to the evaluator (random, `sampleRate`).
+    func evaluatorSampled(_ spec: EvaluatorSpec) -> Bool {
+        spec.sampleRate >= 1 || Double(random32()) < spec.sampleRate * 4_294_967_296
+    }
+
     private func startSweep() {
         guard !sweeping else { return }
         if sweep == nil { sweep = try? Timer(loop: loop) { [weak self] in self?.sweepDue() } }
@@ -119,7 +152,15 @@ final class ShadowDispatcher {
                 i += 1
             }
         }
-        if active.isEmpty {
+        var j = 0
+        while j < evaluating.count {
+            if now >= evaluating[j].deadlineNs {
+                evaluating[j].timedOut()  // removes itself
+            } else {
+                j += 1
+            }
+        }
+        if active.isEmpty && evaluating.isEmpty {
             sweeping = false
             sweep?.stop()
         }
@@ -128,6 +169,7 @@ final class ShadowDispatcher {
     /// Shutdown: every shadow still running ends now, recorded as `incomplete`.
     func cancelAll() {
         while let ex = active.last { ex.cancel() }
+        while let call = evaluating.last { call.timedOut() }
         free.removeAll()
         sweep?.close()
         sweep = nil
@@ -175,6 +217,9 @@ final class ShadowExchange: UpstreamExchange {
     private var done = true
     private var isHEAD = false
     private var pairing: Pairing?
+    /// Where the flag's evaluator listens (when it has one).
+    var evaluatorPool: UpstreamPool?
+    private var scores: PairScores?
     private var outcome: Outcome = .ok
     private var endNs: UInt64 = 0
 
@@ -269,16 +314,63 @@ final class ShadowExchange: UpstreamExchange {
 
     /// Writes the shadow record, with the pair's scores when both sides answered.
     func complete() {
-        var scores: PairScores?
+        scores = nil
         if outcome == .ok, let served = pairing?.served, served.outcome == .ok {
             let wantsJSON = body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
             scores = PairScores(served: served, shadow: summary(), wantsJSON: wantsJSON)
+            // A sampled pair also goes to the flag's evaluator; the record waits for its answer.
+            if let route, let rules = route.rules, let fi = route.flag, let spec = rules.flags[fi].evaluator,
+                let evalPool = evaluatorPool, dispatcher.records != nil, dispatcher.evaluatorSampled(spec)
+            {
+                if dispatcher.evaluate(self, spec: spec, pool: evalPool, body: evaluatorBody(served)) { return }
+                writeRecord(.failed("in_flight_cap"))
+                return
+            }
         }
+        writeRecord(nil)
+    }
+
+    /// The evaluator answered (or failed): the record can be written.
+    func evaluated(_ result: EvaluatorResult) { writeRecord(result) }
+
+    private func evaluatorBody(_ served: AnswerSummary) -> [UInt8] {
+        var b: [UInt8] = []
+        b.append(contentsOf: "{\"request_id\":".utf8)
+        JSONText.appendString(&b, requestId)
+        if let route, let rules = route.rules, let fi = route.flag {
+            let flag = rules.flags[fi]
+            b.append(contentsOf: ",\"flag\":".utf8)
+            JSONText.appendString(&b, flag.key.utf8)
+            b.append(contentsOf: ",\"segments\":[".utf8)
+            var first = true
+            for (i, seg) in flag.segments.enumerated() where i < 64 && route.segments & (1 << UInt64(i)) != 0 {
+                if !first { b.append(UInt8(ascii: ",")) }
+                first = false
+                JSONText.appendString(&b, seg.name.utf8)
+            }
+            b.append(contentsOf: "],\"variants\":{\"served\":".utf8)
+            JSONText.appendString(&b, flag.variants[route.variant].name.utf8)
+            b.append(contentsOf: ",\"shadow\":".utf8)
+            JSONText.appendString(&b, flag.variants[variant].name.utf8)
+            b.append(UInt8(ascii: "}"))
+        }
+        b.append(contentsOf: ",\"request\":".utf8)
+        body.withUnsafeBytes { _ = CaptureText.appendString(&b, $0, cap: 256 * 1024) }
+        b.append(contentsOf: ",\"served\":{\"status\":\(served.status),\"text\":".utf8)
+        served.text.withUnsafeBytes { _ = CaptureText.appendString(&b, $0, cap: 256 * 1024) }
+        b.append(contentsOf: "},\"shadow\":{\"status\":\(notes.status),\"text\":".utf8)
+        capture.answer.text.withUnsafeBytes { _ = CaptureText.appendString(&b, $0, cap: 256 * 1024) }
+        b.append(contentsOf: "}}".utf8)
+        return b
+    }
+
+    private func writeRecord(_ evaluation: EvaluatorResult?) {
         if let records = dispatcher.records {
-            let input = RecordInput(
+            var input = RecordInput(
                 role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
                 variant: variant, upstreamAddress: pool?.config.address.description ?? "", notes: notes,
                 outcome: outcome, requestBody: body, endNs: endNs)
+            input.evaluation = evaluation
             records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))
         }
         if let stats = dispatcher.stats, outcome != .dropped, let route,
@@ -295,6 +387,8 @@ final class ShadowExchange: UpstreamExchange {
         route = nil
         pool = nil
         pairing = nil
+        evaluatorPool = nil
+        scores = nil
         dispatcher.recycle(self)
     }
 

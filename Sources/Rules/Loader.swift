@@ -214,7 +214,7 @@ struct Validator {
         }
         let allowed = [
             "state", "variants", "defaultVariant", "targeting", "match", "shadow", "records", "rollbackOn", "gates",
-            "rollout", "metadata",
+            "rollout", "evaluator", "metadata",
         ]
         for (k, v) in obj where !allowed.contains(k) {
             fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
@@ -306,11 +306,45 @@ struct Validator {
         }
         if let g = node["gates"] { flag.promotionGates = buildPromotionGates(g, "\(p).gates") }
         if let r = node["rollout"] { flag.rollout = buildRollout(r, "\(p).rollout", flag) }
+        if let e = node["evaluator"] { flag.evaluator = buildEvaluator(e, "\(p).evaluator") }
         flag.gates = [ConfidenceGate?](repeating: nil, count: variants.count)
         for (vi, g) in gateNodes {
             flag.gates[vi] = buildGate(g, "\(p).variants.\(variants[vi].name).confidence", variants, vi)
         }
         return flag
+    }
+
+    private mutating func buildEvaluator(_ node: JSONNode, _ p: String) -> EvaluatorSpec? {
+        for (k, v) in node.object ?? [] where !["url", "sampleRate", "timeoutMs", "maxInFlight"].contains(k) {
+            fail(v, "\(p).\(k)", "unknown evaluator key '\(k)' (allowed: url, sampleRate, timeoutMs, maxInFlight)")
+        }
+        guard let url = node["url"]?.string, let parsed = EvaluatorSpec.parseURL(url) else {
+            fail(node["url"] ?? node, "\(p).url", "url is http://HOST:PORT/path")
+            return nil
+        }
+        let rate = node["sampleRate"]?.number ?? 1
+        guard rate >= 0, rate <= 1 else {
+            fail(node["sampleRate"]!, "\(p).sampleRate", "a share from 0 to 1")
+            return nil
+        }
+        var timeout = 5_000
+        if let t = node["timeoutMs"] {
+            guard let n = positiveInt(t) else {
+                fail(t, "\(p).timeoutMs", "a positive number of milliseconds")
+                return nil
+            }
+            timeout = n
+        }
+        var cap = 16
+        if let m = node["maxInFlight"] {
+            guard let n = positiveInt(m) else {
+                fail(m, "\(p).maxInFlight", "a positive integer")
+                return nil
+            }
+            cap = n
+        }
+        return EvaluatorSpec(
+            address: parsed.address, path: parsed.path, sampleRate: rate, timeoutMs: UInt64(timeout), maxInFlight: cap)
     }
 
     private mutating func buildRollout(_ node: JSONNode, _ p: String, _ flag: Flag) -> Rollout? {
@@ -380,9 +414,19 @@ struct Validator {
             for (k, v) in item.object ?? [] where !["metric", "max", "min", "vsBaseline", "minSamples"].contains(k) {
                 fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: metric, max, min, vsBaseline, minSamples)")
             }
-            guard let name = item["metric"]?.string, let metric = PromotionGate.Metric(rawValue: name) else {
-                let known = PromotionGate.Metric.allCases.map(\.rawValue).joined(separator: ", ")
-                fail(item["metric"] ?? item, "\(ip).metric", "metric is one of \(known)")
+            let name = item["metric"]?.string ?? ""
+            var scoreName: String?
+            let metric: PromotionGate.Metric
+            if name.hasPrefix("score:"), name.count > 6 {
+                metric = .score
+                scoreName = String(name.dropFirst(6))
+            } else if let m = PromotionGate.Metric(rawValue: name), m != .score {
+                metric = m
+            } else {
+                let known = PromotionGate.Metric.allCases.filter { $0 != .score }.map(\.rawValue)
+                fail(
+                    item["metric"] ?? item, "\(ip).metric",
+                    "metric is one of \(known.joined(separator: ", ")), or score:NAME (an evaluator score)")
                 continue
             }
             let max = item["max"]?.number
@@ -405,7 +449,9 @@ struct Validator {
                 }
                 minSamples = v
             }
-            out.append(PromotionGate(metric: metric, max: max, min: min, vsBaseline: vs, minSamples: minSamples))
+            var gate = PromotionGate(metric: metric, max: max, min: min, vsBaseline: vs, minSamples: minSamples)
+            gate.scoreName = scoreName
+            out.append(gate)
         }
         return out
     }

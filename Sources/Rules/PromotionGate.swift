@@ -12,7 +12,12 @@ public struct PromotionGate: Sendable {
         case refusalRate = "refusal_rate"
         /// Share of shadow answers with the served answer's HTTP status.
         case statusMatch = "status_match"
+        /// Mean of an external evaluator's score (`score:NAME`, values in [0, 1]).
+        case score
     }
+
+    /// For `score:NAME`: the evaluator's score name.
+    public var scoreName: String?
 
     public var metric: Metric
     /// The figure must stay at or below this (rates that should be low)...
@@ -36,4 +41,7 @@ public struct PromotionGate: Sendable {
 
     /// Whether a higher figure is better (agreement) or worse (errors, refusals).
     public var higherIsBetter: Bool { metric != .errorRate && metric != .refusalRate }
+
+    /// The name shown in tables: `rouge_l`, `score:quality`.
+    public var label: String { metric == .score ? "score:" + (scoreName ?? "") : metric.rawValue }
 }

@@ -45,6 +45,8 @@ public struct Flag: Sendable {
     public var segments: [(name: String, rule: Expr)]
     /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
     public var gates: [ConfidenceGate?] = []
+    /// External evaluator for shadow pairs.
+    public var evaluator: EvaluatorSpec?
     /// Staged rollout of a variant where targeting gives none.
     public var rollout: Rollout?
     /// Promotion gates (`gates`), for `modelflag gate`.

@@ -1,3 +1,5 @@
+import Rules
+
 /// Deterministic "model output": the same prompt and model name always give the same words.
 enum Content {
     static let vocabulary = [
@@ -92,5 +94,18 @@ enum Content {
             guard Double((s >> 11) % 1000) < share * 1000 else { return w }
             return "x" + vocabulary[Int((s >> 33) % UInt64(vocabulary.count))]
         }
+    }
+
+    /// A stand-in evaluator (`POST /v1/evaluate`): `quality` is the share of the shadow answer's
+    /// words that were not degraded (`--degrade` marks the words it replaces), so a candidate
+    /// degraded on one segment scores lower there, the way a judge model would say it.
+    static func evaluate(_ body: [UInt8]) -> String {
+        guard let root = try? JSONParser.parse(body), let text = root["shadow"]?["text"]?.string else {
+            return "{\"error\":\"expected {shadow: {text}}\"}\n"
+        }
+        let words = text.split(separator: " ")
+        let degraded = words.filter { $0.hasPrefix("x") }.count
+        let quality = words.isEmpty ? 0 : 1 - Double(degraded) / Double(words.count)
+        return "{\"scores\":{\"quality\":\(quality)}}\n"
     }
 }

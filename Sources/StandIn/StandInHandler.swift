@@ -48,6 +48,8 @@ public final class StandInHandler: ConnectionHandler {
             }
         }
         switch (method, path) {
+        case ("POST", "/v1/evaluate"):
+            send(conn, 200, "application/json", Content.evaluate(conn.body))
         case ("POST", "/v1/chat/completions"):
             if options.errorRate > 0 && Double.random(in: 0..<1) < options.errorRate {
                 after(latency, on: conn) {

@@ -84,6 +84,8 @@ struct GateCommand: ParsableCommand {
                     case .exactMatch: x = role == "shadow" ? bool(scores?["exact_match"]) : nil
                     case .refusalRate: x = role == "shadow" ? bool(scores?["shadow_refusal"]) : nil
                     case .statusMatch: x = role == "shadow" ? bool(scores?["status_match"]) : nil
+                    case .score:
+                        x = role == "shadow" ? r["evaluator"]?["scores"]?[gate.scoreName ?? ""]?.number : nil
                     }
                     guard let x else { continue }
                     for s in segments {
@@ -154,7 +156,7 @@ struct GateCommand: ParsableCommand {
             }
             let need = needs + (n < gate.minSamples ? " (n >= \(gate.minSamples))" : "")
             print(
-                "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.metric.rawValue)\t\(n)\t\(n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(need)\t\(verdict.rawValue)"
+                "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.label)\t\(n)\t\(n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(need)\t\(verdict.rawValue)"
             )
         }
         if apply {

@@ -45,7 +45,7 @@ import Testing
                     "defaultVariant": "stable",
                     "targeting": \(targeting),
                     "shadow": \(shadow),
-                    "records": \(records)\(flagExtra)
+                    "records": \(records)\(flagExtra.replacingOccurrences(of: "STABLE_PORT", with: "\(stable.port("stand-in"))"))
                   }}
                 }
                 """
@@ -225,7 +225,7 @@ import Testing
             shadow: #"{"variants": ["candidate"], "noiseFloor": 100}"#,
             candidateArgs: ["--degrade", "escalat=0.6"], candidateModel: "stable-v1",
             flagExtra:
-                #", "gates": [{"metric": "rouge_l", "min": 0.7, "minSamples": 30}, {"metric": "rouge_l", "vsBaseline": 0.2, "minSamples": 30}]"#,
+                #", "evaluator": {"url": "http://127.0.0.1:STABLE_PORT/v1/evaluate"}, "gates": [{"metric": "rouge_l", "min": 0.7, "minSamples": 30}, {"metric": "rouge_l", "vsBaseline": 0.2, "minSamples": 30}, {"metric": "score:quality", "min": 0.8, "minSamples": 30}]"#,
             evaluators:
                 #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}, "escalation": {"==": [{"var": "body.metadata.intent"}, "escalation"]}}"#,
             targeting: #"{"if": [{"$ref": "escalation"}, "stable", {"$ref": "faq"}, "stable", "stable"]}"#)
@@ -250,12 +250,33 @@ import Testing
         #expect(escalationVsFloor[8] == "FAIL")
         #expect(faqVsFloor[8] == "PASS")
         #expect(faqVsFloor[7].contains("baseline n 160"))
+        // The external evaluator (the stand-in's judge) scored every candidate answer.
+        let quality = rows.filter { $0.count == 9 && $0[3] == "score:quality" }
+        #expect(quality.first { $0[2] == "escalation" }?[8] == "FAIL")
+        #expect(quality.first { $0[2] == "faq" }?[8] == "PASS")
+        #expect(quality.first { $0[2] == "faq" }?[4] == "160")
         #expect(escalation[8] == "FAIL")
         #expect(escalation[4] == "160")
         #expect((Double(escalation[5]) ?? 1) < 0.7)
         #expect(faq[8] == "PASS")
         #expect(Double(faq[5]) == 1.0)
         print("scenario gate output:\n\(out)")
+    }
+
+    /// An evaluator that is down costs nothing but its verdict: every request is served, each
+    /// shadow record says why it has no evaluator scores, and the failures are counted.
+    @Test func aDeadEvaluatorIsCountedNotFelt() throws {
+        let dead = try Blackhole.freePort()
+        let fleet = try ShadowFleet(
+            flagExtra: #", "evaluator": {"url": "http://127.0.0.1:\#(dead)/v1/evaluate", "timeoutMs": 500}"#)
+        let c = try Client(port: fleet.port)
+        for i in 0..<20 { #expect(try c.request(chatRequest(Self.body(i))).status == 200) }
+        usleep(500_000)
+        #expect(try fleet.metric("modelflag_evaluator_calls_total{result=\"failed\"}") == 20)
+        let shadows = try fleet.stopAndReadRecords().filter { $0["role"] as? String == "shadow" }
+        #expect(shadows.count == 20)
+        #expect(shadows.allSatisfy { ($0["evaluator"] as? [String: Any])?["error"] as? String == "unreachable" })
+        #expect(shadows.allSatisfy { $0["scores"] is [String: Any] })
     }
 
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,
