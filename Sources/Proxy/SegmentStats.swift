@@ -30,9 +30,12 @@ public final class SegmentStats: Sendable {
         var rouge = ScoreHistogram()
         /// Gated attempts that fell back (role `gated`).
         var fallbacks = 0
+        /// External evaluator scores by name (values clamped to [0, 1]).
+        var evaluator: [String: ScoreHistogram] = [:]
 
         mutating func merge(_ o: Cell) {
             fallbacks += o.fallbacks
+            for (name, h) in o.evaluator { evaluator[name, default: ScoreHistogram()].merge(h) }
             requests += o.requests
             errors += o.errors
             latency.merge(o.latency)
@@ -70,6 +73,7 @@ public final class SegmentStats: Sendable {
         var ttftMs: Double?
         var scores: PairScores?
         var fallback = false
+        var evaluator: [(name: String, value: Double)] = []
     }
 
     /// The event of an exchange governed by a flag (nil otherwise: no flag, no row).
@@ -106,6 +110,7 @@ public final class SegmentStats: Sendable {
                 var cell = series.cells[slot]!
                 cell.requests += 1
                 if e.fallback { cell.fallbacks += 1 }
+                for (name, v) in e.evaluator { cell.evaluator[name, default: ScoreHistogram()].add(v) }
                 series.totalRequests += 1
                 if !e.ok {
                     cell.errors += 1
@@ -207,6 +212,15 @@ extension SegmentStats {
             out += ",\"segment\":\(quote(row.key.segment)),\"requests\":\(w.requests),\"errors\":\(w.errors)"
             out += ",\"error_rate\":\(num(w.requests > 0 ? Double(w.errors) / Double(w.requests) : nil))"
             out += ",\"latency_ms\":\(quantiles(w.latency)),\"ttft_ms\":\(quantiles(w.ttft))"
+            if !w.evaluator.isEmpty {
+                out += ",\"evaluator\":{"
+                for (i, (name, h)) in w.evaluator.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if i > 0 { out += "," }
+                    out +=
+                        "\(quote(name)):{\"n\":\(h.count),\"mean\":\(num(h.mean)),\"p5\":\(num(h.quantile(0.05))),\"min\":\(num(h.min))}"
+                }
+                out += "}"
+            }
             if row.key.role == "gated" {
                 out +=
                     ",\"fallbacks\":\(w.fallbacks),\"fallback_rate\":\(num(w.requests > 0 ? Double(w.fallbacks) / Double(w.requests) : nil))"
@@ -290,6 +304,19 @@ extension SegmentStats {
             for q in [0.5, 0.9, 0.99] {
                 if let v = r.window.latency.quantile(q) {
                     out += "modelflag_segment_latency_seconds{\(labels(r.key)),quantile=\"\(q)\"} \(v / 1000)\n"
+                }
+            }
+        }
+        if rows.contains(where: { !$0.window.evaluator.isEmpty }) {
+            out +=
+                "# HELP modelflag_segment_evaluator_score External evaluator scores over the last 10 minutes (mean, p5, min).\n"
+            out += "# TYPE modelflag_segment_evaluator_score gauge\n"
+            for r in rows {
+                for (name, h) in r.window.evaluator.sorted(by: { $0.key < $1.key }) {
+                    for (stat, v) in [("mean", h.mean ?? 0), ("p5", h.quantile(0.05) ?? 0), ("min", h.min)] {
+                        out +=
+                            "modelflag_segment_evaluator_score{\(labels(r.key)),name=\(quote(name)),stat=\"\(stat)\"} \(v)\n"
+                    }
                 }
             }
         }

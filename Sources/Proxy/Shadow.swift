@@ -374,10 +374,11 @@ final class ShadowExchange: UpstreamExchange {
             records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))
         }
         if let stats = dispatcher.stats, outcome != .dropped, let route,
-            let event = SegmentStats.event(
+            var event = SegmentStats.event(
                 route: route, variant: variant, role: "shadow", outcome: outcome, notes: notes, endNs: endNs,
                 scores: scores)
         {
+            if case .scores(let list) = evaluation { event.evaluator = list }
             stats.observe(event)
         }
         reset()

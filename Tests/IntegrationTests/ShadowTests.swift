@@ -279,6 +279,31 @@ import Testing
         #expect(shadows.allSatisfy { $0["scores"] is [String: Any] })
     }
 
+    /// Evaluator scores reach the pod's window: `/stats` and the metrics give them per segment.
+    @Test func evaluatorScoresInTheStatistics() throws {
+        let fleet = try ShadowFleet(
+            candidateArgs: ["--degrade", "faq=0.5"],
+            flagExtra: #", "evaluator": {"url": "http://127.0.0.1:STABLE_PORT/v1/evaluate"}"#)
+        let c = try Client(port: fleet.port)
+        for i in 0..<12 { #expect(try c.request(chatRequest(Self.body(i))).status == 200) }
+        usleep(500_000)
+        let admin = try Client(port: fleet.proxy.port("admin"))
+        let stats = try admin.request("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        let rows =
+            (try JSONSerialization.jsonObject(with: Data(stats.utf8)) as! [String: Any])["rows"] as! [[String: Any]]
+        let faq = try #require(rows.first { $0["role"] as? String == "shadow" && $0["segment"] as? String == "faq" })
+        let quality = try #require((faq["evaluator"] as? [String: Any])?["quality"] as? [String: Any])
+        #expect(quality["n"] as? Int == 4)
+        #expect((quality["mean"] as? Double ?? 1) < 0.8)
+        let all = try #require(rows.first { $0["role"] as? String == "shadow" && $0["segment"] as? String == "*" })
+        #expect(((all["evaluator"] as? [String: Any])?["quality"] as? [String: Any])?["n"] as? Int == 12)
+        let metrics = try admin.request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
+        #expect(
+            metrics.contains(
+                #"modelflag_segment_evaluator_score{flag="chat",variant="candidate",role="shadow",segment="faq",name="quality",stat="mean"}"#
+            ))
+    }
+
     /// D37/D40: a shadow that refuses, blackholes, stalls or resets never delays the client,
     /// nor the next request on the same connection.
     @Test(arguments: ["refused", "blackhole", "delay=10000", "hang", "reset"])
