@@ -65,7 +65,7 @@ struct Demo: ParsableCommand {
             ModelFlag demo
               sidecar    http://\(listen)   rules: \(rules) (revision \(ruleSet.revision), hot-reloaded)
               models     stable-v1 at http://\(stableModel), candidate-v2 at http://\(candidateModel) (stand-ins)
-              admin      http://\(admin)/metrics  /stats  /rules  /healthz  /readyz
+              admin      http://\(admin)/dashboard  /stats  /metrics  /rules  /healthz  /readyz
               records    \(recordsDir)/records.jsonl   (.build/release/modelflag records tail --dir \(recordsDir))
               shadow     restart with --rules examples/rules/shadow-candidate.json: the candidate sees every
                          request in shadow, scored against stable in its records and on /stats
