@@ -115,4 +115,12 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
         withUnsafeBytes(of: storage) { body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }
     }
+
+    /// The address and its length, for plain socket calls (`connect`) in cold paths such as the CLI.
+    public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        let length = family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
+        return withUnsafeBytes(of: storage) {
+            body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(length))
+        }
+    }
 }

@@ -19,7 +19,11 @@ struct GateCommand: ParsableCommand {
             """)
 
     @Option(help: "The rules file (its flags' gates).") var rules: String
-    @Option(help: "Where the figures come from: records:DIR (a sidecar's --records-dir).") var source: String
+    @Option(
+        help:
+            "Where the figures come from: records:DIR (a sidecar's --records-dir), or admin://HOST:PORT[,HOST:PORT...] (the sidecars' /stats windows, added up)."
+    )
+    var source: String
     @Option(help: "Only this flag.") var flag: String?
     @Option(help: "Family-wise false-promotion rate.") var alpha = 0.05
     @Option(help: "Only records at or after this time (RFC 3339 UTC or a prefix), e.g. the stage's start.")
@@ -31,9 +35,10 @@ struct GateCommand: ParsableCommand {
     var apply = false
 
     func validate() throws {
-        guard source.hasPrefix("records:") else {
+        guard source.hasPrefix("records:") || source.hasPrefix("admin://") else {
             throw ValidationError(
-                "--source: only records:DIR is built (admin:// and prometheus:// sources are not); got '\(source)'")
+                "--source is records:DIR or admin://HOST:PORT[,HOST:PORT...] (prometheus:// is not built); got '\(source)'"
+            )
         }
         guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha is between 0 and 1") }
     }
@@ -58,7 +63,44 @@ struct GateCommand: ParsableCommand {
         var cells: [String: Cell] = [:]
         func key(_ f: String, _ v: String, _ s: String, _ g: Int) -> String { "\(f)\u{1}\(v)\u{1}\(s)\u{1}\(g)" }
         var files = 0
-        for path in recordFiles(in: dir) {
+        if source.hasPrefix("admin://") {
+            let statsRows: [JSONNode]
+            do {
+                statsRows = try AdminStatsSource.rows(source)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            for r in statsRows {
+                guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
+                    var variant = r["variant"]?.string, let role = r["role"]?.string, let segment = r["segment"]?.string
+                else { continue }
+                if variant == f.variants[f.defaultVariant].name {
+                    guard role == "shadow" else { continue }
+                    variant = GateCommand.baseline
+                }
+                let requests = r["requests"]?.number ?? 0
+                let scored = r["scores"]?["n"]?.number ?? 0
+                for (gi, gate) in f.promotionGates.enumerated() {
+                    var add: (sum: Double, n: Double) = (0, 0)
+                    switch gate.metric {
+                    case .errorRate: add = (r["errors"]?.number ?? 0, requests)
+                    case .rougeL: add = (scored * (r["scores"]?["rouge_l_mean"]?.number ?? 0), scored)
+                    case .exactMatch: add = (scored * (r["scores"]?["exact_match_rate"]?.number ?? 0), scored)
+                    case .refusalRate: add = (scored * (r["scores"]?["refusal_rate"]?.number ?? 0), scored)
+                    case .statusMatch: add = (scored * (r["scores"]?["status_match_rate"]?.number ?? 0), scored)
+                    case .score:
+                        let e = r["evaluator"]?[gate.scoreName ?? ""]
+                        let n = e?["n"]?.number ?? 0
+                        add = (n * (e?["mean"]?.number ?? 0), n)
+                    }
+                    if role != "shadow" && gate.metric != .errorRate { continue }
+                    guard add.n > 0 else { continue }
+                    cells[key(fk, variant, segment, gi), default: Cell()].sum += add.sum
+                    cells[key(fk, variant, segment, gi), default: Cell()].n += Int(add.n)
+                }
+            }
+        }
+        for path in source.hasPrefix("records:") ? recordFiles(in: dir) : [] {
             files += 1
             guard let bytes = readWholeFile(path) else { continue }
             for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
@@ -105,8 +147,10 @@ struct GateCommand: ParsableCommand {
             }
         }
         let each = alpha / Double(rows.count)
+        let from =
+            source.hasPrefix("records:") ? "records: \(files) file(s) in \(dir)" : "\(source) (10-minute windows)"
         print(
-            "records: \(files) file(s) in \(dir); alpha \(alpha) over \(rows.count) (variant, segment, gate) cells = \(fmt(each, 5)) each; intervals hold at every sample size"
+            "\(from); alpha \(alpha) over \(rows.count) (variant, segment, gate) cells = \(fmt(each, 5)) each; intervals hold at every sample size"
         )
         print("flag\tvariant\tsegment\tgate\tn\tvalue\tinterval\tneeds\tverdict")
         var failed = false

@@ -78,3 +78,27 @@ import Testing
         }
     }
 }
+
+/// `modelflag gate --source admin://...` adds up the sidecars' `/stats` windows (here the same
+/// sidecar twice, so every count doubles) and judges them like records.
+@Suite(.serialized) struct GateAdminSourceTests {
+    @Test func gateReadsTheSidecarsWindows() throws {
+        let fleet = try ShadowTests.ShadowFleet(
+            candidateModel: "stable-v1",
+            flagExtra:
+                #", "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 20}, {"metric": "error_rate", "max": 0.5, "minSamples": 20}]"#
+        )
+        let c = try Client(port: fleet.port)
+        for i in 0..<30 { #expect(try c.request(chatRequest(ShadowTests.body(i))).status == 200) }
+        usleep(500_000)
+        let admin = "127.0.0.1:\(fleet.proxy.port("admin"))"
+        let (rc, out) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", "admin://\(admin),\(admin)"])
+        #expect(rc == 0, "\(out)")
+        let rows = out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        let all = try #require(rows.first { $0.count == 9 && $0[2] == "*" && $0[3] == "rouge_l" })
+        #expect(all[4] == "60")
+        #expect(all[8] == "PASS")
+        let (rcDown, _) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", "admin://127.0.0.1:1"])
+        #expect(rcDown == 64)  // an unreachable sidecar is an error, never a verdict
+    }
+}
