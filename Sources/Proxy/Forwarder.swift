@@ -345,14 +345,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         if var h = held {
             // The candidate failed: the fallback answers instead.
             held = nil
-            switch failure {
-            case .connectTimeout, .headerTimeout, .idleTimeout:
-                if h.notes.status == 0 { h.notes.status = 504 }
-                fallBack(h, .candidateTimeout, outcome: .timeout)
-            default:
-                if h.notes.status == 0 { h.notes.status = 502 }
-                fallBack(h, .candidateError, outcome: h.head == nil ? .upstreamError : .incomplete)
-            }
+            let (status, outcome) = failure.recorded(status: h.notes.status)
+            h.notes.status = status
+            fallBack(h, outcome == .timeout ? .candidateTimeout : .candidateError, outcome: outcome)
             return
         }
         fail(failure)
@@ -455,14 +450,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             conn.abortResponse()
             return
         }
-        switch failure {
-        case .connectTimeout, .headerTimeout, .idleTimeout:
-            notes.status = 504
-            record(.timeout)
-        default:
-            notes.status = 502
-            record(.upstreamError)
-        }
+        let (status, outcome) = failure.recorded(status: 0)
+        notes.status = status
+        record(outcome)
         switch failure {
         case .connect(let e):
             conn.respondError(

@@ -173,16 +173,8 @@ struct RecordEncoder {
         } else {
             buf.append(contentsOf: "null,\"targeting_key_hash\":null".utf8)
         }
-        buf.append(contentsOf: ",\"segments\":[".utf8)
-        if let flag, let mask = route?.segments, mask != 0 {
-            var first = true
-            for (i, seg) in flag.segments.enumerated() where i < 64 && mask & (1 << UInt64(i)) != 0 {
-                if !first { buf.append(UInt8(ascii: ",")) }
-                first = false
-                JSONText.appendString(&buf, seg.name.utf8)
-            }
-        }
-        buf.append(UInt8(ascii: "]"))
+        buf.append(contentsOf: ",\"segments\":".utf8)
+        RecordEncoder.appendSegments(&buf, flag, route?.segments ?? 0)
         buf.append(contentsOf: ",\"method\":".utf8)
         JSONText.appendString(&buf, r.method)
         buf.append(contentsOf: ",\"path\":".utf8)
@@ -320,6 +312,16 @@ struct RecordEncoder {
             appendBool(cut)
             buf.append(contentsOf: ",\"redacted\":true".utf8)
         }
+    }
+
+    /// `["faq","enterprise"]`: the flag's segments set in `mask` (records, evaluator calls).
+    static func appendSegments(_ buf: inout [UInt8], _ flag: Flag?, _ mask: UInt64) {
+        buf.append(UInt8(ascii: "["))
+        for (i, name) in (flag?.segmentNames(mask) ?? []).enumerated() {
+            if i > 0 { buf.append(UInt8(ascii: ",")) }
+            JSONText.appendString(&buf, name.utf8)
+        }
+        buf.append(UInt8(ascii: "]"))
     }
 
     private mutating func appendScores(_ s: PairScores) {

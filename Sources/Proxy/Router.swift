@@ -185,12 +185,7 @@ final class Router {
         }
         if recordDetails {
             if case .string(let k) = key { route.keyHash = Router.keyHash(k) }
-            if let f = d.flag {
-                for (i, seg) in rules.flags[f].segments.prefix(64).enumerated() {
-                    var ev = Evaluator(context: context, flagKey: rules.flags[f].keyBytes)
-                    if ev.eval(seg.rule).truthy { route.segments |= 1 << UInt64(i) }
-                }
-            }
+            if let f = d.flag { route.segments = rules.matchedSegments(f, context: context) }
         }
         return route
     }

@@ -83,12 +83,7 @@ public final class SegmentStats: Sendable {
     ) -> Event? {
         guard let rules = route.rules, let fi = route.flag, variant >= 0 else { return nil }
         let flag = rules.flags[fi]
-        var segments: [String] = []
-        if route.segments != 0 {
-            for (i, seg) in flag.segments.enumerated() where i < 64 && route.segments & (1 << UInt64(i)) != 0 {
-                segments.append(seg.name)
-            }
-        }
+        let segments = flag.segmentNames(route.segments)
         return Event(
             flag: flag.key, variant: flag.variants[variant].name, role: role, segments: segments, ok: outcome == .ok,
             latencyMs: endNs >= notes.startNs ? Double(endNs - notes.startNs) / 1e6 : 0,

@@ -341,14 +341,9 @@ final class ShadowExchange: UpstreamExchange {
             let flag = rules.flags[fi]
             b.append(contentsOf: ",\"flag\":".utf8)
             JSONText.appendString(&b, flag.key.utf8)
-            b.append(contentsOf: ",\"segments\":[".utf8)
-            var first = true
-            for (i, seg) in flag.segments.enumerated() where i < 64 && route.segments & (1 << UInt64(i)) != 0 {
-                if !first { b.append(UInt8(ascii: ",")) }
-                first = false
-                JSONText.appendString(&b, seg.name.utf8)
-            }
-            b.append(contentsOf: "],\"variants\":{\"served\":".utf8)
+            b.append(contentsOf: ",\"segments\":".utf8)
+            RecordEncoder.appendSegments(&b, flag, route.segments)
+            b.append(contentsOf: ",\"variants\":{\"served\":".utf8)
             JSONText.appendString(&b, flag.variants[route.variant].name.utf8)
             b.append(contentsOf: ",\"shadow\":".utf8)
             JSONText.appendString(&b, flag.variants[variant].name.utf8)
@@ -439,17 +434,8 @@ final class ShadowExchange: UpstreamExchange {
             dispatch(fresh: true)
             return
         }
-        switch failure {
-        case .connectTimeout, .headerTimeout, .idleTimeout:
-            if notes.status == 0 { notes.status = 504 }
-            finish(.timeout)
-        default:
-            if notes.status == 0 {
-                notes.status = 502
-                finish(.upstreamError)
-            } else {
-                finish(.incomplete)
-            }
-        }
+        let (status, outcome) = failure.recorded(status: notes.status)
+        notes.status = status
+        finish(outcome)
     }
 }

@@ -12,6 +12,16 @@ public enum UpstreamFailure: Sendable {
     case headerTimeout
     case idleTimeout
 
+    /// What a record says of this failure, given the status received so far (0: no response
+    /// head): a timeout is 504 `timeout`; otherwise 502 `upstream_error` before a head, and the
+    /// head's status with `incomplete` after one.
+    func recorded(status: Int) -> (status: Int, outcome: Outcome) {
+        switch self {
+        case .connectTimeout, .headerTimeout, .idleTimeout: return (status == 0 ? 504 : status, .timeout)
+        default: return status == 0 ? (502, .upstreamError) : (status, .incomplete)
+        }
+    }
+
     /// The one retry: a reused connection (`uses > 0`) broke before any byte of the request was
     /// written, so the server cannot have seen it (it closed an idle connection we just took).
     func allowsRetry(of connection: UpstreamConnection?, alreadyRetried: Bool) -> Bool {

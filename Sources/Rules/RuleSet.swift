@@ -53,6 +53,11 @@ public struct Flag: Sendable {
     public var promotionGates: [PromotionGate] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
     public var tripwires: [Tripwire] = []
+    /// The names of the segments set in `mask` (from `RuleSet.matchedSegments`), in flag order.
+    public func segmentNames(_ mask: UInt64) -> [String] {
+        guard mask != 0 else { return [] }
+        return segments.prefix(64).enumerated().compactMap { i, seg in mask & (1 << UInt64(i)) != 0 ? seg.name : nil }
+    }
     /// The targeting as a program (nil: the tree evaluator runs it). Set by `RuleSet`.
     public internal(set) var program: Program? = nil
 }
@@ -205,18 +210,24 @@ extension RuleSet {
         return decision
     }
 
+    /// Bit i set when the request matches `flags[index].segments[i]` (the first 64): what records,
+    /// statistics and rollout stages call the request's segments.
+    public func matchedSegments<C: EvaluationContext>(_ index: Int, context: C) -> UInt64 {
+        var matched: UInt64 = 0
+        for (i, seg) in flags[index].segments.prefix(64).enumerated() {
+            var ev = Evaluator(context: context, flagKey: flags[index].keyBytes)
+            if ev.eval(seg.rule).truthy { matched |= 1 << UInt64(i) }
+        }
+        return matched
+    }
+
     /// Where targeting gave nothing: the rollout stage's share for the request's segments, sticky
     /// by targeting key (no key: not in the rollout).
     func rolloutDecision<C: EvaluationContext>(_ index: Int, context: C) -> Decision? {
         guard let rollout = flags[index].rollout, case .string(let key) = context.lookup(.targetingKey) else {
             return nil
         }
-        var matched: UInt64 = 0
-        for (i, seg) in flags[index].segments.prefix(64).enumerated() {
-            var ev = Evaluator(context: context, flagKey: flags[index].keyBytes)
-            if ev.eval(seg.rule).truthy { matched |= 1 << UInt64(i) }
-        }
-        let percent = rollout.percent(matched: matched)
+        let percent = rollout.percent(matched: matchedSegments(index, context: context))
         guard Rollout.inside(flagKey: flags[index].keyBytes, key: key, percent: percent) else { return nil }
         return Decision(
             flag: index, variant: rollout.variant, upstream: flags[index].variants[rollout.variant].upstream,
