@@ -12,13 +12,8 @@ import Testing
         let recordsDir: String
 
         init(candidateConfidence: Double, from: String = "header:x-model-confidence") throws {
-            stable = try Spawned(
-                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-            candidate = try Spawned(
-                [
-                    "stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2", "--faults", "--confidence",
-                    "\(candidateConfidence)",
-                ], roles: ["stand-in"])
+            stable = try standIn("stable-v1")
+            candidate = try standIn("candidate-v2", ["--faults", "--confidence", "\(candidateConfidence)"])
             let rules = """
                 {
                   "upstreams": {

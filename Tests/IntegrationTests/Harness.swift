@@ -120,6 +120,11 @@ final class Spawned: @unchecked Sendable {
 }
 
 /// Runs `modelflag ARGS` to completion and returns its exit status and standard output.
+/// A stand-in model on a free port of 127.0.0.1 (`modelflag stub-model`), reporting `model`.
+func standIn(_ model: String, _ args: [String] = []) throws -> Spawned {
+    try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", model] + args, roles: ["stand-in"])
+}
+
 func runBinary(_ args: [String]) throws -> (Int32, String) {
     try runProgram([Binary.path] + args)
 }

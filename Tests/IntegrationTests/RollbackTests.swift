@@ -5,11 +5,8 @@ import Testing
 /// request after the one that crosses the bound already goes to stable.
 @Suite(.serialized) struct RollbackTests {
     @Test func erroringCandidateIsRolledBackAtOnce() throws {
-        let stable = try Spawned(
-            ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-        let candidate = try Spawned(
-            ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2", "--error-rate", "0.1"],
-            roles: ["stand-in"])
+        let stable = try standIn("stable-v1")
+        let candidate = try standIn("candidate-v2", ["--error-rate", "0.1"])
         let rules = """
             {
               "upstreams": {

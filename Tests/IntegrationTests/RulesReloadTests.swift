@@ -109,10 +109,8 @@ import Testing
     /// Kubernetes AtomicWriter: `rules.json -> ..data/rules.json`, `..data -> ..TIMESTAMP`; an
     /// update writes a new timestamped dir and renames a `..data_tmp` symlink over `..data`.
     @Test func configMapSymlinkSwapAppliesEveryTime() throws {
-        let stable = try Spawned(
-            ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-        let candidate = try Spawned(
-            ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
+        let stable = try standIn("stable-v1")
+        let candidate = try standIn("candidate-v2")
         let dir = NSTemporaryDirectory() + "modelflag-cm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

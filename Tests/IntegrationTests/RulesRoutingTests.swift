@@ -10,10 +10,8 @@ import Testing
         let rulesPath: String
 
         init(flags: String) throws {
-            stable = try Spawned(
-                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
-            candidate = try Spawned(
-                ["stub-model", "--listen", "127.0.0.1:0", "--model", "candidate-v2"], roles: ["stand-in"])
+            stable = try standIn("stable-v1")
+            candidate = try standIn("candidate-v2")
             rulesPath = NSTemporaryDirectory() + "modelflag-rules-\(UUID().uuidString).json"
             try Fleet.rules(stable: stable.port("stand-in"), candidate: candidate.port("stand-in"), flags: flags)
                 .write(toFile: rulesPath, atomically: true, encoding: .utf8)

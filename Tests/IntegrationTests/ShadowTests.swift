@@ -19,12 +19,9 @@ import Testing
             evaluators: String = #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}}"#,
             targeting: String = #"{"if": [{"$ref": "faq"}, "stable", "stable"]}"#
         ) throws {
-            stable = try Spawned(
-                ["stub-model", "--listen", "127.0.0.1:0", "--model", "stable-v1"], roles: ["stand-in"])
+            stable = try standIn("stable-v1")
             if candidatePort == nil {
-                candidate = try Spawned(
-                    ["stub-model", "--listen", "127.0.0.1:0", "--model", candidateModel, "--faults"] + candidateArgs,
-                    roles: ["stand-in"])
+                candidate = try standIn(candidateModel, ["--faults"] + candidateArgs)
             } else {
                 candidate = nil
             }
