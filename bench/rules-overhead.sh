@@ -6,7 +6,8 @@
 # A_ARGS/B_ARGS may name the rules files this script writes into $RUN (ports already set):
 #   rules.json     examples/rules/canary-by-segment.json
 #   noshadow.json  examples/rules/shadow-candidate.json without "shadow" and "records"
-#   shadow.json    the same with shadow at 100 % to the candidate backend, capture "none"
+#   shadow.json    the same with shadow at 100 % to the candidate backend, capture "none" (scored)
+#   mirror.json    shadow.json with "compare": false (mirrored and recorded, not scored)
 #   capture.json   the same without shadow, capture "full" (no redaction)
 #   allstable.json rules.json with every request sent to stable (the rules work without the split)
 #   A_NAME=no-mirror A_ARGS='--rules $RUN/noshadow.json' B_NAME=mirror B_ARGS='--rules $RUN/shadow.json' RELOAD=0 ...
@@ -57,6 +58,9 @@ json.dump(base, open(run + "/noshadow.json", "w"), indent=1)
 flag["shadow"] = shadow
 flag["records"] = {"capture": "none"}
 json.dump(base, open(run + "/shadow.json", "w"), indent=1)
+flag["shadow"] = dict(shadow, compare=False)
+json.dump(base, open(run + "/mirror.json", "w"), indent=1)
+flag["shadow"] = shadow
 del flag["shadow"]
 flag["records"] = {"capture": "full", "maxBodyBytes": 8192}
 json.dump(base, open(run + "/capture.json", "w"), indent=1)
@@ -83,12 +87,14 @@ tree_cpu_ns() {
   echo "$t"
 }
 
-run_wrk() {  # PORT -> prints "requests errors"
-  local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" -s chat.lua "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
+run_wrk() {  # PORT -> prints "requests errors p50 p99"
+  local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s chat.lua "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
   local req; req=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
   local non2xx; non2xx=$(echo "$out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
   local sockerr; sockerr=$(echo "$out" | sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p')
-  echo "$req $(( ${non2xx:-0} + ${sockerr:-0} ))"
+  local p50; p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  local p99; p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  echo "$req $(( ${non2xx:-0} + ${sockerr:-0} )) ${p50:-?} ${p99:-?}"
 }
 
 measure() {  # NAME PID PORT
@@ -100,7 +106,7 @@ measure() {  # NAME PID PORT
   local us; us=$(awk -v a="$after" -v b="$before" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
   local sus; sus=$(awk -v a="$sa" -v b="$sb" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
   local cus; cus=$(awk -v a="$ca" -v b="$cb" -v n="$4" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')
-  echo "$1 requests=$4 errors=$5 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 )) stable_backend_us_per_req=$sus candidate_backend_us_per_req=$cus"
+  echo "$1 requests=$4 errors=$5 p50=$6 p99=$7 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 )) stable_backend_us_per_req=$sus candidate_backend_us_per_req=$cus"
 }
 
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS duration=$DURATION reps=$REPS"
@@ -123,7 +129,7 @@ echo "# reload every 100 ms during wrk (rules variant)"
   done
 ) &
 reloader=$!; pids+=($reloader)
-r=$(run_wrk 18291); kill $reloader 2>/dev/null || true
-echo "reload-under-load requests=${r% *} errors=${r#* }"
+r=($(run_wrk 18291)); kill $reloader 2>/dev/null || true
+echo "reload-under-load requests=${r[0]} errors=${r[1]}"
 echo "rules status: $(curl -s http://127.0.0.1:18292/rules)"
 curl -s "http://127.0.0.1:18291/v1/chat/completions" -o /dev/null -w "after: HTTP %{http_code}\n" -H 'X-User-Id: u1' -d @"$SHARED/chat_request.json"

@@ -66,6 +66,8 @@ public final class ServerConnection: TCPStreamDelegate {
     /// The response head is built but not written yet: it goes out with the first body bytes, the
     /// end of the response, or `flush()`, so a small response costs one system call, not two.
     private var headPending = false
+    /// `sendResponseEnd` ran for this response.
+    private var endSent = false
     /// The request was HEAD: the head describes a body that is never sent.
     private var suppressBody = false
 
@@ -281,6 +283,7 @@ public final class ServerConnection: TCPStreamDelegate {
     ) {
         guard phase == .handling, !responseStarted else { return }
         responseStarted = true
+        endSent = false
         headPending = false
         responseStatus = status
         let http10 = request?.isHTTP10 ?? true
@@ -363,13 +366,7 @@ public final class ServerConnection: TCPStreamDelegate {
     /// Ends the response; the connection then reads the next request or closes.
     public func endResponse() {
         guard phase == .handling, responseStarted else { return }
-        if headPending {
-            headPending = false
-            if chunkedOut { headWriter.append(ChunkFraming.last) }
-            headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
-        } else if chunkedOut {
-            stream.write(ChunkFraming.last.rawBytes)
-        }
+        sendResponseEnd()
         finishExchange()
         if closeAfterResponse {
             closeGracefully()
@@ -385,6 +382,21 @@ public final class ServerConnection: TCPStreamDelegate {
             }
             stream.startReading()
             process()
+        }
+    }
+
+    /// Puts the end of the response on the wire now (a head still held, the last chunk), so the
+    /// work a handler does after an answer (records, scoring) never delays the client's last byte;
+    /// `endResponse` then only ends the exchange.
+    public func sendResponseEnd() {
+        guard phase == .handling, responseStarted, !endSent else { return }
+        endSent = true
+        if headPending {
+            headPending = false
+            if chunkedOut { headWriter.append(ChunkFraming.last) }
+            headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
+        } else if chunkedOut {
+            stream.write(ChunkFraming.last.rawBytes)
         }
     }
 

@@ -121,28 +121,23 @@ struct AnswerText {
     /// The raw (still escaped) content of the first string value of `key` in `p`; nil when the key
     /// is absent or its value is not a string (e.g. `null`).
     static func stringValue(of key: StaticString, in p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
-        guard p.count > k.count else { return nil }
+        let n = key.utf8CodeUnitCount
         var i = 0
-        while i + k.count < p.count {
-            guard let q = p[i...].firstIndex(of: k[0]), q + k.count < p.count else { return nil }
-            if UnsafeRawBufferPointer(rebasing: p[q..<(q + k.count)]).elementsEqual(k) {
-                var j = q + k.count
-                while j < p.count, p[j] == 0x20 || p[j] == 0x09 { j += 1 }
-                guard j < p.count, p[j] == UInt8(ascii: ":") else {
-                    i = q + 1
-                    continue
-                }
-                j += 1
-                while j < p.count, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D { j += 1 }
-                guard j < p.count, p[j] == UInt8(ascii: "\"") else { return nil }
-                let start = j + 1
-                var e = start
-                while e < p.count, p[e] != UInt8(ascii: "\"") { e += p[e] == UInt8(ascii: "\\") ? 2 : 1 }
-                guard e < p.count else { return nil }
-                return UnsafeRawBufferPointer(rebasing: p[start..<e])
+        while let q = ByteSearch.find(key, in: p, from: i), q + n < p.count {
+            var j = q + n
+            while j < p.count, p[j] == 0x20 || p[j] == 0x09 { j += 1 }
+            guard j < p.count, p[j] == UInt8(ascii: ":") else {
+                i = q + 1
+                continue
             }
-            i = q + 1
+            j += 1
+            while j < p.count, p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0A || p[j] == 0x0D { j += 1 }
+            guard j < p.count, p[j] == UInt8(ascii: "\"") else { return nil }
+            let start = j + 1
+            var e = start
+            while e < p.count, p[e] != UInt8(ascii: "\"") { e += p[e] == UInt8(ascii: "\\") ? 2 : 1 }
+            guard e < p.count else { return nil }
+            return UnsafeRawBufferPointer(rebasing: p[start..<e])
         }
         return nil
     }

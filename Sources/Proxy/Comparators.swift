@@ -24,10 +24,13 @@ extension AnswerSummary {
 /// The built-in comparators for a served/shadow pair (issue 6, shadow scoring): agreement of
 /// status and finish reason, JSON validity when the request asked for JSON, exact match, token
 /// similarity (ROUGE-L F1 and Jaccard), length ratio, refusal and empty answers, latency, TTFT
-/// and usage deltas. Byte scans; no allocation beyond the token lists.
+/// and usage deltas.
 ///
-/// Runs on the event loop after both answers ended (no client waits for it). ROUGE-L is
-/// quadratic, so it compares at most `maxTokens` tokens of each answer (about 65 k cells).
+/// Runs on the event loop after both answers ended (no client waits for it), so it is built to
+/// be cheap: words become 64-bit hashes once, ROUGE-L is the bit-parallel LCS (a few word
+/// operations per token instead of a table of cells), Jaccard counts both hash lists in one table, and
+/// every buffer lives in a `ScoreScratch` reused by the worker. ROUGE-L compares at most
+/// `maxTokens` tokens of each answer.
 struct PairScores {
     var statusMatch: Bool
     var finishReasonMatch: Bool?
@@ -50,7 +53,7 @@ struct PairScores {
 
     static let maxTokens = 256
 
-    init(served s: AnswerSummary, shadow c: AnswerSummary, wantsJSON: Bool) {
+    init(served s: AnswerSummary, shadow c: AnswerSummary, wantsJSON: Bool, scratch: ScoreScratch = ScoreScratch()) {
         statusMatch = s.status == c.status
         if let a = s.finishReason, let b = c.finishReason {
             finishReasonMatch = a == b
@@ -62,16 +65,18 @@ struct PairScores {
             shadowJSONValid = PairScores.isJSON(c.text)
         }
         exactMatch = s.text == c.text
-        let ts = Tokens(s.text)
-        let tc = Tokens(c.text)
-        truncated = ts.count > PairScores.maxTokens || tc.count > PairScores.maxTokens
-        rougeL = PairScores.rougeL(ts, tc)
-        jaccard = PairScores.jaccard(ts, tc)
-        lengthRatio = ts.count == 0 ? nil : Double(tc.count) / Double(ts.count)
+        PairScores.tokenHashes(s.text, into: &scratch.served)
+        PairScores.tokenHashes(c.text, into: &scratch.shadow)
+        let ns = scratch.served.count
+        let nc = scratch.shadow.count
+        truncated = ns > PairScores.maxTokens || nc > PairScores.maxTokens
+        rougeL = PairScores.rougeL(scratch)
+        jaccard = PairScores.jaccard(scratch)
+        lengthRatio = ns == 0 ? nil : Double(nc) / Double(ns)
         servedRefusal = PairScores.isRefusal(s.text)
         shadowRefusal = PairScores.isRefusal(c.text)
-        servedEmpty = ts.count == 0
-        shadowEmpty = tc.count == 0
+        servedEmpty = ns == 0
+        shadowEmpty = nc == 0
         latencyDeltaMs = (Double(c.latencyNs) - Double(s.latencyNs)) / 1e6
         if let a = s.ttftNs, let b = c.ttftNs { ttftDeltaMs = (Double(b) - Double(a)) / 1e6 }
         if let a = s.completionTokens, let b = c.completionTokens { completionTokensDelta = b - a }
@@ -82,112 +87,191 @@ struct PairScores {
         text.withUnsafeBytes { Redactor(paths: []).redact($0) != nil }
     }
 
-    /// Lowercased word tokens: runs of letters and digits (any non-ASCII byte counts as a letter,
-    /// so UTF-8 words stay whole); punctuation and spaces separate.
-    struct Tokens {
-        var ranges: [Range<Int>] = []
-        let bytes: [UInt8]
-        var count: Int { ranges.count }
-
-        init(_ bytes: [UInt8]) {
-            self.bytes = bytes
-            var start = -1
-            for (i, b) in bytes.enumerated() {
-                let word = b >= 0x80 || (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A)
-                if word {
-                    if start < 0 { start = i }
-                } else if start >= 0 {
-                    ranges.append(start..<i)
-                    start = -1
+    /// The answer's words as 64-bit hashes of their lowercased bytes. A word is a run of letters
+    /// and digits (any non-ASCII byte counts as a letter, so UTF-8 words stay whole); punctuation
+    /// and spaces separate. Two different words share a hash with odds of about 2⁻⁶⁴.
+    static func tokenHashes(_ text: [UInt8], into out: inout [UInt64]) {
+        out.removeAll(keepingCapacity: true)
+        var h: UInt64 = 0
+        var inWord = false
+        for var b in text {
+            let lower = b | 0x20
+            let letter = b < 0x80 && lower >= 0x61 && lower <= 0x7A
+            if b >= 0x80 || letter || (b >= 0x30 && b <= 0x39) {
+                if !inWord {
+                    h = 0xcbf2_9ce4_8422_2325  // FNV-1a
+                    inWord = true
                 }
-            }
-            if start >= 0 { ranges.append(start..<bytes.count) }
-        }
-
-        func equal(_ i: Int, _ other: Tokens, _ j: Int) -> Bool {
-            let a = ranges[i]
-            let b = other.ranges[j]
-            guard a.count == b.count else { return false }
-            var x = a.lowerBound
-            var y = b.lowerBound
-            while x < a.upperBound {
-                let p = bytes[x]
-                let q = other.bytes[y]
-                if p != q
-                    && !(p < 0x80 && q < 0x80 && (p | 0x20) == (q | 0x20) && (p | 0x20) >= 0x61 && (p | 0x20) <= 0x7A)
-                {
-                    return false
-                }
-                x += 1
-                y += 1
-            }
-            return true
-        }
-
-        /// FNV-1a of the lowercased token, for set operations.
-        func hash(_ i: Int) -> UInt64 {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for k in ranges[i] {
-                var b = bytes[k]
-                if b < 0x80 && (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A { b |= 0x20 }
+                if letter { b = lower }
                 h ^= UInt64(b)
                 h &*= 0x100_0000_01b3
+            } else if inWord {
+                out.append(mix(h))
+                inWord = false
             }
-            return h
         }
+        if inWord { out.append(mix(h)) }
+    }
+
+    /// Spreads FNV's weak low bits (the LCS table indexes by them).
+    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 
     /// ROUGE-L F1 over the first `maxTokens` tokens of each answer: the longest common
     /// subsequence against both lengths. Two empty answers agree (1).
-    static func rougeL(_ a: Tokens, _ b: Tokens) -> Double {
-        let n = min(a.count, maxTokens)
-        let m = min(b.count, maxTokens)
+    ///
+    /// The LCS length is Hyyrö's bit-vector recurrence (2004): one bit per served token,
+    /// `V ← (V + (V & M)) | (V & ~M)` for each shadow token, where `M` marks the served positions
+    /// holding that token; the LCS is the number of zero bits. With 256 tokens that is 4 words.
+    static func rougeL(_ scratch: ScoreScratch) -> Double {
+        let n = min(scratch.served.count, maxTokens)
+        let m = min(scratch.shadow.count, maxTokens)
         if n == 0 && m == 0 { return 1 }
         if n == 0 || m == 0 { return 0 }
-        var prev = [UInt16](repeating: 0, count: m + 1)
-        var cur = [UInt16](repeating: 0, count: m + 1)
-        for i in 0..<n {
-            for j in 0..<m {
-                cur[j + 1] = a.equal(i, b, j) ? prev[j] + 1 : max(prev[j + 1], cur[j])
-            }
-            swap(&prev, &cur)
-        }
-        let lcs = Double(prev[m])
+        let lcs = Double(scratch.lcsLength(n: n, m: m))
         let p = lcs / Double(m)
         let r = lcs / Double(n)
         return p + r == 0 ? 0 : 2 * p * r / (p + r)
     }
 
-    /// Jaccard index of the two token sets. Two empty answers agree (1).
-    static func jaccard(_ a: Tokens, _ b: Tokens) -> Double {
-        if a.count == 0 && b.count == 0 { return 1 }
-        let x = Set((0..<a.count).map { a.hash($0) })
-        let y = Set((0..<b.count).map { b.hash($0) })
-        let union = x.union(y).count
-        return union == 0 ? 1 : Double(x.intersection(y).count) / Double(union)
+    /// Jaccard index of the two token sets (whole answers). Two empty answers agree (1).
+    static func jaccard(_ scratch: ScoreScratch) -> Double {
+        if scratch.served.isEmpty && scratch.shadow.isEmpty { return 1 }
+        let (both, union) = scratch.setSizes()
+        return union == 0 ? 1 : Double(both) / Double(union)
     }
 
-    /// An answer that opens with a refusal ("I'm sorry", "I can't", "As an AI", ...).
+    /// An answer that opens with a refusal ("I'm sorry", "I can't", "As an AI", ...): its first
+    /// 48 bytes lowercased, a curly apostrophe read as a straight one.
     static func isRefusal(_ text: [UInt8]) -> Bool {
-        var head: [UInt8] = []
-        var i = 0
-        while i < text.count, text[i] == 0x20 || text[i] == 0x0A || text[i] == 0x09 { i += 1 }
-        while i < text.count && head.count < 48 {
-            let b = text[i]
-            if b == 0xE2, i + 2 < text.count, text[i + 1] == 0x80, text[i + 2] == 0x99 {
-                head.append(UInt8(ascii: "'"))  // a curly apostrophe
-                i += 3
-                continue
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { head in
+            var count = 0
+            var i = 0
+            while i < text.count, text[i] == 0x20 || text[i] == 0x0A || text[i] == 0x09 { i += 1 }
+            while i < text.count && count < 48 {
+                let b = text[i]
+                if b == 0xE2, i + 2 < text.count, text[i + 1] == 0x80, text[i + 2] == 0x99 {
+                    head[count] = UInt8(ascii: "'")
+                    count += 1
+                    i += 3
+                    continue
+                }
+                head[count] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                count += 1
+                i += 1
             }
-            head.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
-            i += 1
+            let prefix = UnsafeBufferPointer(rebasing: head[..<count])
+            for phrase in PairScores.refusals where prefix.starts(with: phrase.utf8) { return true }
+            return false
         }
-        for phrase in PairScores.refusals where head.starts(with: phrase.utf8) { return true }
-        return false
     }
 
     static let refusals = [
         "i'm sorry", "i am sorry", "sorry, i can", "i can't", "i cannot", "i can not", "i won't", "i will not",
         "i'm unable", "i am unable", "i'm not able", "i am not able", "as an ai", "unfortunately, i can",
     ]
+}
+
+/// Buffers for scoring pairs, reused by one worker (loop-confined): both answers' token hashes,
+/// the LCS match table and the token set table for Jaccard.
+final class ScoreScratch {
+    var served: [UInt64] = []
+    var shadow: [UInt64] = []
+    /// Open-addressing set of both answers' tokens: which side(s) each was seen on (bit 0
+    /// served, bit 1 shadow; 0 = free slot). Grows to twice the tokens of the largest pair.
+    private var setKeys: [UInt64] = []
+    private var setSides: [UInt8] = []
+    private var setUsed: [Int] = []
+    /// Open-addressing table from a served token's hash to the bit mask of its positions
+    /// (`words` words per slot); `used` lists the slots to clear for the next pair.
+    private var keys = [UInt64](repeating: 0, count: ScoreScratch.slots)
+    private var occupied = [Bool](repeating: false, count: ScoreScratch.slots)
+    private var masks = [UInt64](repeating: 0, count: ScoreScratch.slots * ScoreScratch.words)
+    private var used: [Int] = []
+    private var v = [UInt64](repeating: 0, count: ScoreScratch.words)
+
+    static let words = (PairScores.maxTokens + 63) / 64
+    static let slots = 2 * PairScores.maxTokens  // load factor at most 1/2
+
+    /// Distinct tokens on both sides, and in all, of `served` and `shadow`.
+    func setSizes() -> (both: Int, union: Int) {
+        let need = 2 * (served.count + shadow.count)
+        if setKeys.count < need {
+            let size = max(64, 1 << (Int.bitWidth - (need - 1).leadingZeroBitCount))
+            setKeys = [UInt64](repeating: 0, count: size)
+            setSides = [UInt8](repeating: 0, count: size)
+        }
+        let mask = setKeys.count - 1
+        func insert(_ h: UInt64, _ side: UInt8) {
+            var s = Int(truncatingIfNeeded: h) & mask
+            while setSides[s] != 0 && setKeys[s] != h { s = (s + 1) & mask }
+            if setSides[s] == 0 {
+                setKeys[s] = h
+                setUsed.append(s)
+            }
+            setSides[s] |= side
+        }
+        for h in served { insert(h, 1) }
+        for h in shadow { insert(h, 2) }
+        var both = 0
+        for s in setUsed {
+            if setSides[s] == 3 { both += 1 }
+            setSides[s] = 0
+        }
+        let union = setUsed.count
+        setUsed.removeAll(keepingCapacity: true)
+        return (both, union)
+    }
+
+    /// Length of the longest common subsequence of `served[..<n]` and `shadow[..<m]`
+    /// (n, m ≤ `PairScores.maxTokens`).
+    func lcsLength(n: Int, m: Int) -> Int {
+        precondition(n <= PairScores.maxTokens && m <= PairScores.maxTokens)
+        let w = (n + 63) / 64
+        let mask = ScoreScratch.slots - 1
+        for i in 0..<n {
+            let h = served[i]
+            var s = Int(truncatingIfNeeded: h) & mask
+            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+            if !occupied[s] {
+                occupied[s] = true
+                keys[s] = h
+                used.append(s)
+            }
+            masks[s * ScoreScratch.words + i >> 6] |= 1 << UInt64(i & 63)
+        }
+        for k in 0..<w { v[k] = ~0 }
+        for j in 0..<m {
+            let h = shadow[j]
+            var s = Int(truncatingIfNeeded: h) & mask
+            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+            guard occupied[s] else { continue }  // M = 0 leaves V as it is
+            let row = s * ScoreScratch.words
+            var carry: UInt64 = 0
+            for k in 0..<w {
+                let x = v[k]
+                let mk = masks[row + k]
+                let u = x & mk
+                let (s1, o1) = x.addingReportingOverflow(u)
+                let (s2, o2) = s1.addingReportingOverflow(carry)
+                carry = o1 || o2 ? 1 : 0
+                v[k] = s2 | (x & ~mk)
+            }
+        }
+        var ones = 0
+        for k in 0..<w {
+            let bits = k == w - 1 && n & 63 != 0 ? v[k] & ((1 << UInt64(n & 63)) - 1) : v[k]
+            ones += bits.nonzeroBitCount
+        }
+        for s in used {
+            occupied[s] = false
+            for k in 0..<ScoreScratch.words { masks[s * ScoreScratch.words + k] = 0 }
+        }
+        used.removeAll(keepingCapacity: true)
+        return n - ones
+    }
 }

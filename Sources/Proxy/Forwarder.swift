@@ -84,7 +84,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         if let route, let rules = route.rules, let fi = route.flag, !rules.flags[fi].tripwires.isEmpty {
             observeTripwires(rules.flags[fi], route.variant, outcome)
         }
-        guard let records, let request = conn.request else { return }
+        guard let records, let request = conn.request else {
+            endPairing(nil)
+            return
+        }
         capture.finish()
         let input = recordInput(request, outcome)
         records.submit(encoder.encode(input, response: &capture, scores: nil))
@@ -96,10 +99,16 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         {
             stats.observe(event)
         }
-        if let p = pairing {
-            pairing = nil
-            p.servedEnded(AnswerSummary(notes: notes, outcome: outcome, capture: capture, endNs: input.endNs))
-        }
+        let compare = route.flatMap { r in r.flag.flatMap { r.rules?.flags[$0].shadow?.compare } } ?? false
+        endPairing(
+            compare ? AnswerSummary(notes: notes, outcome: outcome, capture: capture, endNs: input.endNs) : nil)
+    }
+
+    /// The served side ended: shadows waiting for it write their records (scored when `served`).
+    private func endPairing(_ served: AnswerSummary?) {
+        guard let p = pairing else { return }
+        pairing = nil
+        p.servedEnded(served)
     }
 
     /// Counts the ended exchange against the flag's rollback tripwires for the served variant.
@@ -140,7 +149,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         notes.startNs = Loop.hrtime()
         recorded = false
         let flag = route.flatMap { r in r.flag.map { r.rules!.flags[$0] } }
-        if records != nil { capture.reset(flag?.capture, answer: flag?.shadow != nil) }
+        if records != nil { capture.reset(flag?.capture, answer: flag?.shadow?.compare == true) }
         held = nil
         gateInfo = nil
         if let flag, let route, !flag.gates.isEmpty, let gate = flag.gates[route.variant], route.fallbackPool != nil {
@@ -329,6 +338,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             decideGate()
             return
         }
+        conn.sendResponseEnd()
         record(.ok)
         route = nil
         conn.endResponse()
@@ -386,6 +396,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         notes.firstByteNs = 0
         upstreamHead(head, framing: h.framing)
         h.body.withUnsafeBytes { if !$0.isEmpty { upstreamBody($0) } }
+        conn.sendResponseEnd()
         record(.ok)
         route = nil
         conn.endResponse()
@@ -421,7 +432,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         notes.startNs = start
         if records != nil {
             let flag = next.rules?.flags[next.flag!]
-            capture.reset(flag?.capture, answer: flag?.shadow != nil)
+            capture.reset(flag?.capture, answer: flag?.shadow?.compare == true)
         }
         buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)
         retried = false

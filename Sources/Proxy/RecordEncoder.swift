@@ -58,25 +58,17 @@ struct Usage {
     }
 
     private static func number(_ key: StaticString, in object: UnsafeRawBufferPointer) -> Int? {
-        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
-        guard object.count > k.count else { return nil }
-        var j = 0
-        while j + k.count <= object.count {
-            if object[j] == k[0] && UnsafeRawBufferPointer(rebasing: object[j..<(j + k.count)]).elementsEqual(k) {
-                var p = j + k.count
-                while p < object.count && (object[p] == 0x20 || object[p] == UInt8(ascii: ":")) { p += 1 }
-                var v = 0
-                var digits = 0
-                while p < object.count, object[p] >= 0x30, object[p] <= 0x39, digits < 12 {
-                    v = v * 10 + Int(object[p] - 0x30)
-                    p += 1
-                    digits += 1
-                }
-                return digits > 0 ? v : nil
-            }
-            j += 1
+        guard let j = ByteSearch.find(key, in: object) else { return nil }
+        var p = j + key.utf8CodeUnitCount
+        while p < object.count && (object[p] == 0x20 || object[p] == UInt8(ascii: ":")) { p += 1 }
+        var v = 0
+        var digits = 0
+        while p < object.count, object[p] >= 0x30, object[p] <= 0x39, digits < 12 {
+            v = v * 10 + Int(object[p] - 0x30)
+            p += 1
+            digits += 1
         }
-        return nil
+        return digits > 0 ? v : nil
     }
 }
 

@@ -28,6 +28,8 @@ final class ShadowDispatcher {
     private var sweeping = false
     private var rng: UInt64
     var encoder = RecordEncoder()
+    /// Buffers for scoring pairs (reused).
+    let scoreScratch = ScoreScratch()
     /// Builds shadow request heads (copied into each exchange).
     var head = HeadWriter(capacity: 2048)
     static let sweepMs: UInt64 = 50
@@ -177,16 +179,20 @@ final class ShadowDispatcher {
     }
 }
 
-/// A served request and its shadow copies, so that each shadow record carries the pair's scores.
-/// Whichever side ends last scores: a shadow that ends first waits here (its record unwritten)
-/// until the served exchange ends, which it always does (answer, error, cancel or drain).
+/// A served request and its shadow copies. A shadow's record (and its scores) is written only
+/// once the served exchange ended, so shadow work never runs ahead of the client's answer: a
+/// shadow that ends first waits here (its record unwritten) until the served exchange ends, which
+/// it always does (answer, error, cancel or drain). Bounded by the requests in flight.
 final class Pairing {
+    private(set) var ended = false
+    /// The served answer, when the flag compares (`shadow.compare`).
     private(set) var served: AnswerSummary?
     private var waiting: [ShadowExchange] = []
 
     func park(_ ex: ShadowExchange) { waiting.append(ex) }
 
-    func servedEnded(_ summary: AnswerSummary) {
+    func servedEnded(_ summary: AnswerSummary?) {
+        ended = true
         served = summary
         let list = waiting
         waiting = []
@@ -304,8 +310,8 @@ final class ShadowExchange: UpstreamExchange {
             return
         }
         capture.finish()
-        // An answer is scored against the served one: wait for it when it is still streaming.
-        if outcome == .ok, let pairing, pairing.served == nil {
+        // The served exchange goes first (and an answer is scored against it): wait for its end.
+        if let pairing, !pairing.ended {
             pairing.park(self)
             return
         }
@@ -317,7 +323,8 @@ final class ShadowExchange: UpstreamExchange {
         scores = nil
         if outcome == .ok, let served = pairing?.served, served.outcome == .ok {
             let wantsJSON = body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
-            scores = PairScores(served: served, shadow: summary(), wantsJSON: wantsJSON)
+            scores = PairScores(
+                served: served, shadow: summary(), wantsJSON: wantsJSON, scratch: dispatcher.scoreScratch)
             // A sampled pair also goes to the flag's evaluator; the record waits for its answer.
             if let route, let rules = route.rules, let fi = route.flag, let spec = rules.flags[fi].evaluator,
                 let evalPool = evaluatorPool, dispatcher.records != nil, dispatcher.evaluatorSampled(spec)
@@ -394,15 +401,7 @@ final class ShadowExchange: UpstreamExchange {
     }
 
     static func contains(_ p: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
-        let n = s.utf8CodeUnitCount
-        guard p.count >= n else { return false }
-        var i = 0
-        while i + n <= p.count {
-            guard let q = p[i...].firstIndex(of: s.utf8Start.pointee), q + n <= p.count else { return false }
-            if memcmp(p.baseAddress! + q, s.utf8Start, n) == 0 { return true }
-            i = q + 1
-        }
-        return false
+        ByteSearch.find(s, in: p) != nil
     }
 
     // MARK: UpstreamExchange

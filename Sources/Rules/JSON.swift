@@ -37,6 +37,7 @@ public struct JSONNode: Sendable, Equatable {
 
     public var string: String? { if case .string(let s) = value { return s } else { return nil } }
     public var number: Double? { if case .number(let n) = value { return n } else { return nil } }
+    public var bool: Bool? { if case .bool(let b) = value { return b } else { return nil } }
     public var array: [JSONNode]? { if case .array(let a) = value { return a } else { return nil } }
     public var object: [(key: String, value: JSONNode)]? {
         if case .object(let o) = value { return o } else { return nil }

@@ -624,10 +624,16 @@ struct Validator {
                         v, "\(p).noiseFloor",
                         "a percentage from 0 to 100 of requests also mirrored to the served variant")
                 }
+            case "compare":
+                if let b = v.bool {
+                    spec.compare = b
+                } else {
+                    fail(v, "\(p).compare", "true (score each shadow answer against the served one) or false")
+                }
             default:
                 fail(
                     v, "\(p).\(k)",
-                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes, noiseFloor)"
+                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes, noiseFloor, compare)"
                 )
             }
         }

@@ -28,6 +28,10 @@ public struct ShadowSpec: Sendable {
     /// variant itself, so each comparator has a stable-vs-stable baseline (Diffy's idea). Those
     /// shadow records carry the served variant's name.
     public var noiseFloor: Double = 0
+    /// Score each shadow answer against the served one (the built-in comparators, the evaluator
+    /// hook and the score statistics). Off, the flag only mirrors and records: the served answer
+    /// is not assembled and no pair waits for its twin.
+    public var compare = true
 
     public static let defaultMaxInFlight = 100
     public static let defaultTimeoutMs: UInt64 = 10_000

@@ -180,6 +180,26 @@ import Testing
         }
     }
 
+    /// `"compare": false` mirrors and records without scoring: every copy is still recorded, with
+    /// its own answer read whole, and no shadow record carries scores.
+    @Test func compareFalseRecordsWithoutScores() throws {
+        let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "compare": false}"#)
+        let c = try Client(port: fleet.port)
+        for i in 0..<6 {
+            #expect(try c.request(chatRequest(Self.body(i, stream: i % 2 == 0))).status == 200)
+        }
+        usleep(500_000)
+        let records = try fleet.stopAndReadRecords()
+        let shadows = records.filter { $0["role"] as? String == "shadow" }
+        #expect(shadows.count == 6)
+        #expect(records.filter { $0["role"] as? String == "served" }.count == 6)
+        for r in shadows {
+            #expect(r["outcome"] as? String == "ok")
+            #expect(r["scores"] is NSNull, "\(r)")
+            #expect(r["finish_reason"] as? String == "stop", "\(r)")
+        }
+    }
+
     /// `/stats` and `/metrics` give per flag × variant × role × segment figures, scores included.
     @Test func statsBySegmentOnTheAdminPort() throws {
         let fleet = try ShadowFleet()

@@ -59,6 +59,53 @@ struct ComparatorsTests {
         #expect(s.lengthRatio == 0)
     }
 
+    /// The bit-parallel LCS against the textbook table, on random answers over a small vocabulary
+    /// (many repeats) with lengths crossing the 64-bit word boundaries.
+    @Test func bitParallelLCSMatchesTheTable() {
+        var rng = SystemRandomNumberGenerator()
+        let scratch = ScoreScratch()
+        for trial in 0..<400 {
+            let vocabulary = trial % 3 == 0 ? 3 : 40
+            func words(_ count: Int) -> [UInt64] { (0..<count).map { _ in UInt64.random(in: 1...UInt64(vocabulary), using: &rng) } }
+            let lengths = [0, 1, 2, 63, 64, 65, 127, 128, 129, 200, 255, 256]
+            let n = trial < 144 ? lengths[trial % 12] : Int.random(in: 0...256, using: &rng)
+            let m = trial < 144 ? lengths[trial / 12] : Int.random(in: 0...256, using: &rng)
+            scratch.served = words(n)
+            scratch.shadow = words(m)
+            #expect(scratch.lcsLength(n: n, m: m) == Self.tableLCS(scratch.served, scratch.shadow), "n=\(n) m=\(m)")
+        }
+    }
+
+    /// The token-set table against `Set`, on random lists (repeats, and sizes that make it grow).
+    @Test func tokenSetsMatchSetAlgebra() {
+        var rng = SystemRandomNumberGenerator()
+        let scratch = ScoreScratch()
+        for trial in 0..<300 {
+            let vocabulary = UInt64([2, 30, 5000][trial % 3])
+            scratch.served = (0..<Int.random(in: 0...2000, using: &rng)).map { _ in
+                UInt64.random(in: 0..<vocabulary, using: &rng) &* 0x9E37_79B9_7F4A_7C15
+            }
+            scratch.shadow = (0..<Int.random(in: 0...2000, using: &rng)).map { _ in
+                UInt64.random(in: 0..<vocabulary, using: &rng) &* 0x9E37_79B9_7F4A_7C15
+            }
+            let a = Set(scratch.served)
+            let b = Set(scratch.shadow)
+            let (both, union) = scratch.setSizes()
+            #expect(both == a.intersection(b).count)
+            #expect(union == a.union(b).count)
+        }
+    }
+
+    static func tableLCS(_ a: [UInt64], _ b: [UInt64]) -> Int {
+        var prev = [Int](repeating: 0, count: b.count + 1)
+        var cur = prev
+        for x in a {
+            for (j, y) in b.enumerated() { cur[j + 1] = x == y ? prev[j] + 1 : max(prev[j + 1], cur[j]) }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+
     @Test func longAnswersAreCutForROUGEAndSaySo() {
         let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
         let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
