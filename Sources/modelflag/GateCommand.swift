@@ -100,18 +100,18 @@ struct GateCommand: ParsableCommand {
                 }
             }
         }
-        for path in source.hasPrefix("records:") ? recordFiles(in: dir) : [] {
-            files += 1
-            guard let bytes = readWholeFile(path) else { continue }
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                guard let r = try? JSONParser.parse(String(line)), let fk = r["flag"]?.string,
-                    let f = flags.first(where: { $0.key == fk }), var variant = r["variant"]?.string
-                else { continue }
-                if let since, (r["ts"]?.string ?? "") < since { continue }
+        let paths = source.hasPrefix("records:") ? recordFiles(in: dir) : []
+        files = paths.count
+        try forEachRecord(in: paths) { r, _ in
+            do {
+                guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
+                    var variant = r["variant"]?.string
+                else { return }
+                if let since, (r["ts"]?.string ?? "") < since { return }
                 let role = r["role"]?.string ?? ""
                 if variant == f.variants[f.defaultVariant].name {
                     // The default variant shadowed against itself: the noise floor.
-                    guard role == "shadow" else { continue }
+                    guard role == "shadow" else { return }
                     variant = GateCommand.baseline
                 }
                 let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)

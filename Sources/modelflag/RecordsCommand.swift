@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import HTTPServer
 import Proxy
+import Records
 import Rules
 
 /// `modelflag records …`: read the output records a sidecar wrote (cold path; files are parsed
@@ -51,17 +52,42 @@ struct RecordFilters: ParsableArguments {
     /// Record files, oldest first: rotated ones by modification time, then the active file.
     func files() -> [String] { recordFiles(in: dir) }
 
-    /// Calls `body` with each matching record and its raw line.
-    func forEach(_ body: (JSONNode, Substring) -> Void) {
-        for path in files() {
-            guard let bytes = readWholeFile(path) else { continue }
-            let text = String(decoding: bytes, as: UTF8.self)
-            for line in text.split(separator: "\n") {
-                guard let node = try? JSONParser.parse(String(line)), matches(node) else { continue }
-                body(node, line)
-            }
+    /// Calls `body` with each matching record and its raw line, file by file in a bounded buffer.
+    /// A file that cannot be read stops the command (a partial export must not look whole); a
+    /// line that is not JSON is skipped and counted on stderr.
+    func forEach(_ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
+        try forEachRecord(in: files()) { node, line in
+            if matches(node) { body(node, line) }
         }
     }
+}
+
+/// Every record of `paths`, in order, parsed; unreadable files are an error, lines that do not
+/// parse are counted and reported on stderr.
+func forEachRecord(in paths: [String], _ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
+    for path in paths {
+        var bad = 0
+        do {
+            try RecordLines.forEach(in: path) { line in
+                guard let node = try? JSONParser.parse(Array(line)) else {
+                    bad += 1
+                    return
+                }
+                body(node, line)
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if bad > 0 {
+            fflush(nil)
+            printError("warning: \(path): \(bad) line(s) are not JSON records and were skipped\n")
+        }
+    }
+}
+
+/// One line on stdout, from raw bytes.
+func writeLine(_ line: UnsafeRawBufferPointer) {
+    print(String(decoding: line, as: UTF8.self))
 }
 
 struct RecordsQuery: ParsableCommand {
@@ -76,7 +102,7 @@ struct RecordsQuery: ParsableCommand {
                 "ts                        request_id                        role    flag            variant       model_version          status outcome           latency_ms"
             )
         }
-        filters.forEach { r, line in
+        try filters.forEach { r, line in
             if table {
                 func col(_ key: String, _ width: Int) -> String {
                     var v = r[key]?.string ?? (r[key]?.number.map { String($0) } ?? "-")
@@ -87,7 +113,7 @@ struct RecordsQuery: ParsableCommand {
                     col("ts", 25) + col("request_id", 33) + col("role", 7) + col("flag", 15) + col("variant", 13)
                         + col("model_version", 22) + col("status", 6) + col("outcome", 17) + col("latency_ms", 10))
             } else {
-                print(line)
+                writeLine(line)
             }
         }
     }
@@ -102,12 +128,20 @@ struct RecordsTail: ParsableCommand {
     @ArgumentParser.Flag(name: .short, help: "Follow new records.") var follow = false
 
     func run() throws {
-        var last: [Substring] = []
-        filters.forEach { _, line in
-            last.append(line)
-            if last.count > n { last.removeFirst() }
+        var last: [[UInt8]] = []
+        var next = 0
+        try filters.forEach { _, line in
+            guard n > 0 else { return }
+            if last.count < n {
+                last.append(Array(line))
+            } else {
+                last[next] = Array(line)  // a ring of the last n lines
+            }
+            next = (next + 1) % n
         }
-        for l in last { print(l) }
+        let oldest = last.count < n ? 0 : next
+        for i in 0..<last.count { last[(oldest + i) % last.count].withUnsafeBytes { writeLine($0) } }
+        fflush(nil)
         guard follow else { return }
         let path = filters.dir + "/records.jsonl"
         var st = stat()
@@ -151,7 +185,7 @@ struct RecordsStats: ParsableCommand {
 
     func run() throws {
         var groups: [String: (count: Int, errors: Int, latencies: [Double])] = [:]
-        filters.forEach { r, _ in
+        try filters.forEach { r, _ in
             let segments = (r["segments"]?.array ?? []).compactMap(\.string)
             for segment in segments.isEmpty ? ["-"] : segments {
                 let key =
@@ -183,15 +217,18 @@ struct QuarantineEntry {
     var from: String
     var to: String
 
-    /// All entries of `DIR/quarantine.jsonl` (an append-only history).
-    static func load(_ dir: String) -> [QuarantineEntry] {
-        guard let bytes = readWholeFile(dir + "/quarantine.jsonl") else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard let n = try? JSONParser.parse(String(line)), let v = n["model_version"]?.string,
-                let f = n["from"]?.string, let t = n["to"]?.string
-            else { return nil }
-            return QuarantineEntry(modelVersion: v, from: f, to: t)
+    /// All entries of `DIR/quarantine.jsonl` (an append-only history); none when it does not exist.
+    static func load(_ dir: String) throws -> [QuarantineEntry] {
+        let path = dir + "/quarantine.jsonl"
+        guard access(path, F_OK) == 0 else { return [] }
+        var entries: [QuarantineEntry] = []
+        try forEachRecord(in: [path]) { n, _ in
+            guard let v = n["model_version"]?.string, let f = n["from"]?.string, let t = n["to"]?.string else {
+                return
+            }
+            entries.append(QuarantineEntry(modelVersion: v, from: f, to: t))
         }
+        return entries
     }
 
     func covers(_ r: JSONNode) -> Bool {
@@ -257,20 +294,19 @@ struct RecordsExport: ParsableCommand {
     var excludeQuarantined = false
 
     func run() throws {
-        let quarantine = excludeQuarantined ? QuarantineEntry.load(filters.dir) : []
+        let quarantine = excludeQuarantined ? try QuarantineEntry.load(filters.dir) : []
         var exported = 0
         var skipped = 0
-        filters.forEach { r, line in
+        try filters.forEach { r, line in
             if quarantine.contains(where: { $0.covers(r) }) {
                 skipped += 1
                 return
             }
             exported += 1
-            print(line)
+            writeLine(line)
         }
         fflush(nil)
-        var summary = Array("exported \(exported) records, skipped \(skipped) quarantined\n".utf8)
-        _ = summary.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        printError("exported \(exported) records, skipped \(skipped) quarantined\n")
     }
 }
 

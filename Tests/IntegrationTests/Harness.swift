@@ -125,18 +125,23 @@ func standIn(_ model: String, _ args: [String] = []) throws -> Spawned {
     try Spawned(["stub-model", "--listen", "127.0.0.1:0", "--model", model] + args, roles: ["stand-in"])
 }
 
-func runBinary(_ args: [String]) throws -> (Int32, String) {
-    try runProgram([Binary.path] + args)
+func runBinary(_ args: [String], withStderr: Bool = false) throws -> (Int32, String) {
+    try runProgram([Binary.path] + args, withStderr: withStderr)
 }
 
-/// Runs a program to its end: exit status and standard output.
-func runProgram(_ argv: [String]) throws -> (Int32, String) {
+/// Runs a program to its end: exit status and standard output (then standard error, when asked).
+func runProgram(_ argv: [String], withStderr: Bool = false) throws -> (Int32, String) {
     let out = NSTemporaryDirectory() + "modelflag-out-\(UUID().uuidString)"
-    defer { try? FileManager.default.removeItem(atPath: out) }
-    let pid = try Spawned.spawn(argv, stdout: out, stderr: "/dev/null")
+    let err = out + ".err"
+    defer {
+        try? FileManager.default.removeItem(atPath: out)
+        try? FileManager.default.removeItem(atPath: err)
+    }
+    let pid = try Spawned.spawn(argv, stdout: out, stderr: withStderr ? err : "/dev/null")
     var status: Int32 = 0
     waitpid(pid, &status, 0)
-    let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    var text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+    if withStderr { text += (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }
     return ((status >> 8) & 0xff, text)
 }
 

@@ -341,6 +341,40 @@ final class FollowingTailer: @unchecked Sendable {
     }
 }
 
+extension RecordsCLITests {
+    /// Rotated files are 64 MiB by default: the CLI reads files of any size (it once skipped
+    /// files over 16 MiB without a word), and a file it cannot read is an error, never a quiet gap.
+    @Test func bigRotatedFilesAreReadWhole() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-big-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let padding = String(repeating: "p", count: 700)
+        let n = 30_000  // about 24 MiB
+        var text = #"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"big"}"# + "\n"
+        text.reserveCapacity(n * 820)
+        for i in 1...n {
+            text +=
+                #"{"seq":\#(i),"schema":"modelflag.record/v1","ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"served","flag":"chat","variant":"x","model_version":"v\#(i % 2)","status":200,"outcome":"ok","latency_ms":1.0,"pad":"\#(padding)"}"#
+                + "\n"
+        }
+        try text.write(toFile: dir + "/records-20261125T100000Z-1.jsonl", atomically: true, encoding: .utf8)
+        try (#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"active"}"# + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let (rc, out) = try run(["records", "export", "--dir", dir, "--model-version", "v1"])
+        #expect(rc == 0)
+        #expect(out.split(separator: "\n").count == n / 2)
+        let (_, stats) = try run(["records", "stats", "--dir", dir])
+        #expect(stats.contains("chat\tx\tserved\t-\tv0\t\(n / 2)\t0"), "\(stats)")
+
+        // Unreadable: a directory where a record file should be.
+        try FileManager.default.createDirectory(
+            atPath: dir + "/records-20261125T110000Z-2.jsonl", withIntermediateDirectories: false)
+        let (rc2, out2) = try runBinary(["records", "export", "--dir", dir], withStderr: true)
+        #expect(rc2 != 0)
+        #expect(out2.contains("cannot read"), "\(out2)")
+    }
+}
+
 /// E48 on a real full disk: a tiny tmpfs as the records directory (needs root to mount; CI runs
 /// as root). Traffic is unaffected, drops are counted, no partial line is left, and writing
 /// resumes when the disk grows.
