@@ -51,6 +51,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         var body: [UInt8] = []
         var tooLarge = false
         var notes = ExchangeNotes()
+        /// `first-event` mode on an SSE answer: where the search for the first event goes on.
+        var events: SSEEventFinder?
     }
 
     /// Per-segment statistics (with records on).
@@ -263,6 +265,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             held!.framing = framing
             held!.notes.status = head.status
             if framing == .chunked || framing == .untilClose { held!.notes.streamed = true }
+            if held!.gate.mode == .firstEvent && head.status < 300 && GateConfidence.isSSE(head) {
+                held!.events = SSEEventFinder()
+            }
             return
         }
         notes.status = head.status
@@ -318,6 +323,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 return
             }
             held!.body.append(contentsOf: bytes)
+            if held!.events != nil, let first = held!.events!.firstDataEvent(in: held!.body) {
+                decideOnFirstEvent(first)
+            }
             return
         }
         if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
@@ -400,6 +408,29 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         record(.ok)
         route = nil
         conn.endResponse()
+    }
+
+    /// `first-event` mode: the candidate's stream delivered its first event. Passing, what came so
+    /// far goes to the client and the rest streams through; otherwise the stream is cut and the
+    /// fallback answers.
+    private func decideOnFirstEvent(_ event: Range<Int>) {
+        guard let h = held, let head = h.head else { return }
+        let confidence = GateConfidence.extract(h.gate.source, head: head, body: Array(h.body[event]))
+        let result: GateResult = confidence.map { $0 >= h.gate.threshold ? .passed : .belowThreshold } ?? .noConfidence
+        held = nil
+        gateInfo = GateInfo(
+            candidateVariant: h.variant, threshold: h.gate.threshold, confidence: confidence, result: result)
+        guard result == .passed else {
+            let u = upstream
+            upstream = nil
+            u?.abandon()
+            fallBack(h, result, outcome: .ok, confidence: confidence)
+            return
+        }
+        observeGate(h, fallback: false)
+        upstreamHead(head, framing: h.framing)
+        h.body.withUnsafeBytes { upstreamBody($0) }
+        conn.flush()
     }
 
     /// Records the candidate's attempt, then sends the same request to the gate's fallback.

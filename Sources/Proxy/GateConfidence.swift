@@ -92,6 +92,34 @@ enum GateConfidence {
     }
 }
 
+/// Finds the first SSE event that carries data (`first-event` gating): events end at a blank
+/// line (`\n\n` or `\r\n\r\n`); comment-only events (`: keep-alive`) are passed over.
+/// Incremental: bytes already searched are not searched again.
+struct SSEEventFinder {
+    private var lineStart = 0
+    private var eventStart = 0
+    private var hasData = false
+
+    /// The byte range of the first data event (its blank line included), once it is complete.
+    /// `body` is the same buffer each time, grown by appending.
+    mutating func firstDataEvent(in body: [UInt8]) -> Range<Int>? {
+        guard lineStart <= body.count else { return nil }
+        while let nl = body[lineStart...].firstIndex(of: 0x0A) {
+            var end = nl
+            if end > lineStart && body[end - 1] == 0x0D { end -= 1 }
+            let line = body[lineStart..<end]
+            lineStart = nl + 1
+            if line.isEmpty {
+                if hasData { return eventStart..<lineStart }
+                eventStart = lineStart
+            } else if line.starts(with: "data:".utf8) {
+                hasData = true
+            }
+        }
+        return nil
+    }
+}
+
 extension String {
     fileprivate var trimmingSpaces: String {
         String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())

@@ -15,6 +15,16 @@ public struct ConfidenceGate: Sendable {
         case logprobs
     }
 
+    /// When a streamed (SSE) answer is judged. A JSON answer is always judged whole.
+    public enum Mode: String, Sendable {
+        /// Hold the whole answer, then decide: the client's first byte waits for the candidate's
+        /// last one.
+        case buffer
+        /// Decide on the first `data:` event; a passing stream then flows through as it comes.
+        /// The client's first byte waits for the candidate's first event.
+        case firstEvent = "first-event"
+    }
+
     public var threshold: Double
     /// Index into the flag's variants.
     public var fallback: Int
@@ -22,6 +32,7 @@ public struct ConfidenceGate: Sendable {
     /// The candidate's answer is held in memory until confidence is known; a larger one is not
     /// gated: it falls back (documented cost: the whole answer's time to first byte).
     public var maxBufferBytes: Int
+    public var mode: Mode = .buffer
 
     public static let defaultMaxBufferBytes = 1 << 20
 

@@ -486,9 +486,15 @@ struct Validator {
             fail(node["from"] ?? node, "\(p).from", "from is \"header:NAME\", \"json:PATH\" or \"logprobs\"")
             return nil
         }
-        if let m = node["mode"], m.string != "buffer" {
-            fail(m, "\(p).mode", "mode \"buffer\" (hold the answer until its confidence is known) is the one supported")
-            return nil
+        var mode = ConfidenceGate.Mode.buffer
+        if let m = node["mode"] {
+            guard let s = m.string, let parsed = ConfidenceGate.Mode(rawValue: s) else {
+                fail(
+                    m, "\(p).mode",
+                    "mode is \"buffer\" (hold the whole answer) or \"first-event\" (decide on a stream's first event)")
+                return nil
+            }
+            mode = parsed
         }
         var maxBuffer = ConfidenceGate.defaultMaxBufferBytes
         if let m = node["maxBufferBytes"] {
@@ -498,7 +504,9 @@ struct Validator {
             }
             maxBuffer = n
         }
-        return ConfidenceGate(threshold: threshold, fallback: fallback, source: source, maxBufferBytes: maxBuffer)
+        var gate = ConfidenceGate(threshold: threshold, fallback: fallback, source: source, maxBufferBytes: maxBuffer)
+        gate.mode = mode
+        return gate
     }
 
     private mutating func buildTripwires(

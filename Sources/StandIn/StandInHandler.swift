@@ -161,7 +161,9 @@ public final class StandInHandler: ConnectionHandler {
         if streamIndex < pendingWords.count {
             event =
                 "data: {\"id\":\"\(streamId)\",\"object\":\"chat.completion.chunk\",\"model\":\"\(options.model)\","
-                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\(pendingWords[streamIndex])\"},\"finish_reason\":null}]}\n\n"
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\(pendingWords[streamIndex])\"},\"finish_reason\":null}]"
+                // The first event says the confidence too (what `first-event` gating reads).
+                + (streamIndex == 0 ? ",\"confidence\":\(currentConfidence)}\n\n" : "}\n\n")
         } else {
             event =
                 "data: {\"id\":\"\(streamId)\",\"object\":\"chat.completion.chunk\",\"model\":\"\(options.model)\","

@@ -11,9 +11,13 @@ import Testing
         let rulesPath: String
         let recordsDir: String
 
-        init(candidateConfidence: Double, from: String = "header:x-model-confidence") throws {
+        init(
+            candidateConfidence: Double, from: String = "header:x-model-confidence", mode: String = "buffer",
+            candidateArgs: [String] = []
+        ) throws {
             stable = try standIn("stable-v1")
-            candidate = try standIn("candidate-v2", ["--faults", "--confidence", "\(candidateConfidence)"])
+            candidate = try standIn(
+                "candidate-v2", ["--faults", "--confidence", "\(candidateConfidence)"] + candidateArgs)
             let rules = """
                 {
                   "upstreams": {
@@ -26,7 +30,7 @@ import Testing
                     "variants": {
                       "stable": "stable",
                       "candidate-gated": {"upstream": "candidate",
-                        "confidence": {"threshold": 0.8, "fallback": "stable", "from": "\(from)"}}
+                        "confidence": {"threshold": 0.8, "fallback": "stable", "from": "\(from)", "mode": "\(mode)"}}
                     },
                     "defaultVariant": "stable", "targeting": "candidate-gated"
                   }}
@@ -103,6 +107,42 @@ import Testing
             #expect(attempt["model_version"] as? String == "v2")
             #expect((attempt["gate"] as? [String: Any])?["confidence"] as? Double == 0.5)
         }
+    }
+
+    /// `first-event`: a confident stream is judged on its first event and then flows through as
+    /// the candidate produces it (the client has the first event while the rest is still being
+    /// generated); an unsure one is cut there and the stable model's stream is served instead.
+    @Test(arguments: ["json:confidence", "header:x-model-confidence"])
+    func firstEventModeDecidesOnTheFirstEvent(_ from: String) throws {
+        let stream = #"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        let slow = ["--stream-events", "6", "--stream-interval", "300ms"]
+        let sure = try GatedFleet(candidateConfidence: 0.95, from: from, mode: "first-event", candidateArgs: slow)
+        let c = try Client(port: sure.proxy.port("proxy"))
+        c.send(chatRequest(stream, extra: "X-Request-Id: fe-1\r\n"))
+        var first = ""
+        while !first.contains("data: ") { first += c.readChunk() }
+        #expect(first.lowercased().contains("x-modelflag-variant: candidate-gated"))
+        #expect(!first.contains("[DONE]"), "the whole stream arrived at once: it was held\n\(first)")
+        var rest = first
+        while !rest.contains("data: [DONE]") && c.fill() { rest += c.readChunk() }
+        #expect(rest.contains("candidate-v2") && rest.contains("data: [DONE]"))
+        let records = try sure.records()
+        let served = try #require(
+            records.first { $0["request_id"] as? String == "fe-1" && $0["role"] as? String == "served" })
+        #expect((served["gate"] as? [String: Any])?["result"] as? String == "passed")
+        #expect((served["gate"] as? [String: Any])?["confidence"] as? Double == 0.95)
+
+        let unsure = try GatedFleet(candidateConfidence: 0.5, from: from, mode: "first-event", candidateArgs: slow)
+        let u = try Client(port: unsure.proxy.port("proxy"))
+        let r = try u.request(chatRequest(stream, extra: "X-Request-Id: fe-2\r\n"))
+        #expect(r.status == 200)
+        #expect(r.header("x-modelflag-variant") == "stable")
+        #expect(r.bodyText.contains("stable-v1") && !r.bodyText.contains("candidate-v2"))
+        let recs = try unsure.records()
+        let attempt = try #require(
+            recs.first { $0["request_id"] as? String == "fe-2" && $0["role"] as? String == "gated" })
+        #expect((attempt["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
+        #expect(attempt["outcome"] as? String == "ok")
     }
 
     @Test func failingCandidateFallsBack() throws {

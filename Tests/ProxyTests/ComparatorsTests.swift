@@ -66,7 +66,9 @@ struct ComparatorsTests {
         let scratch = ScoreScratch()
         for trial in 0..<400 {
             let vocabulary = trial % 3 == 0 ? 3 : 40
-            func words(_ count: Int) -> [UInt64] { (0..<count).map { _ in UInt64.random(in: 1...UInt64(vocabulary), using: &rng) } }
+            func words(_ count: Int) -> [UInt64] {
+                (0..<count).map { _ in UInt64.random(in: 1...UInt64(vocabulary), using: &rng) }
+            }
             let lengths = [0, 1, 2, 63, 64, 65, 127, 128, 129, 200, 255, 256]
             let n = trial < 144 ? lengths[trial % 12] : Int.random(in: 0...256, using: &rng)
             let m = trial < 144 ? lengths[trial / 12] : Int.random(in: 0...256, using: &rng)

@@ -179,3 +179,42 @@ import Testing
         }
     }
 }
+
+/// A gated variant's `confidence` object.
+struct ConfidenceGateSpecTests {
+    func gated(_ confidence: String) -> String {
+        file(
+            flags: """
+                {"chat": {"state": "ENABLED", "variants": {"stable": "stable",
+                  "gated": {"upstream": "candidate", "confidence": \(confidence)}},
+                  "defaultVariant": "stable", "targeting": "gated"}}
+                """)
+    }
+
+    @Test func modeDefaultsToBufferAndReadsFirstEvent() throws {
+        let plain = try rules(gated(#"{"threshold": 0.8, "fallback": "stable"}"#))
+        let g = try #require(plain.flags[0].gates[1])
+        #expect(g.mode == .buffer)
+        #expect(g.source == .header("x-model-confidence"))
+        let streaming = try rules(
+            gated(#"{"threshold": 0.7, "fallback": "stable", "from": "json:meta.conf", "mode": "first-event"}"#))
+        let f = try #require(streaming.flags[0].gates[1])
+        #expect(f.mode == .firstEvent)
+        #expect(f.source == .json(["meta", "conf"]))
+        #expect(f.threshold == 0.7)
+    }
+
+    @Test(arguments: [
+        (
+            #"{"threshold": 0.8, "fallback": "stable", "mode": "first-token"}"#,
+            "$.flags.chat.variants.gated.confidence.mode"
+        ),
+        (#"{"threshold": 1.5, "fallback": "stable"}"#, "$.flags.chat.variants.gated.confidence.threshold"),
+        (#"{"threshold": 0.8, "fallback": "gated"}"#, "$.flags.chat.variants.gated.confidence.fallback"),
+        (#"{"threshold": 0.8, "fallback": "stable", "from": "body"}"#, "$.flags.chat.variants.gated.confidence.from"),
+    ])
+    func mistakesAreReportedWithTheirPath(_ confidence: String, _ path: String) {
+        let errors = loadErrors(gated(confidence))
+        #expect(errors.contains { $0.path == path }, "\(errors)")
+    }
+}
