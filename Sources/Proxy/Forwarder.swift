@@ -154,7 +154,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         if records != nil { capture.reset(flag?.capture, answer: flag?.shadow?.compare == true) }
         held = nil
         gateInfo = nil
-        if let flag, let route, !flag.gates.isEmpty, let gate = flag.gates[route.variant], route.fallbackPool != nil {
+        if let flag, let route, !flag.gates.isEmpty, var gate = flag.gates[route.variant], route.fallbackPool != nil {
+            gate.threshold = route.gateThreshold
             held = Held(gate: gate, variant: route.variant, route: route)
             held!.notes.startNs = notes.startNs
         }

@@ -28,6 +28,9 @@ struct Route {
     /// with the rules the request started with).
     var fallbackPool: UpstreamPool?
     var fallbackSplice: (range: Range<Int>, replacement: [UInt8])?
+    /// The gate's threshold for this request: the rollout stage's for the request's segment when
+    /// it sets one, else the variant's own.
+    var gateThreshold = 0.0
 
     /// The same request sent to the gate's fallback variant instead.
     func fallingBack(to variant: Int) -> Route? {
@@ -176,6 +179,12 @@ final class Router {
             let fb = rules.flags[f].variants[gate.fallback].upstream
             route.fallbackPool = pools[fb]
             route.fallbackSplice = self.splice(upstream: fb, range: facts.modelRange)
+            route.gateThreshold = gate.threshold
+            if let rollout = rules.flags[f].rollout, rollout.variant == d.variant,
+                let t = rollout.threshold(matched: rules.matchedSegments(f, context: context))
+            {
+                route.gateThreshold = t
+            }
         }
         if let f = d.flag, rules.flags[f].shadow != nil, case .string(let k) = key {
             var h = Murmur3(seed: Router.shadowSeed)

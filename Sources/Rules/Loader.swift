@@ -305,12 +305,13 @@ struct Validator {
             flag.tripwires = buildTripwires(r, "\(p).rollbackOn", variants, defaultVariant)
         }
         if let g = node["gates"] { flag.promotionGates = buildPromotionGates(g, "\(p).gates") }
-        if let r = node["rollout"] { flag.rollout = buildRollout(r, "\(p).rollout", flag) }
         if let e = node["evaluator"] { flag.evaluator = buildEvaluator(e, "\(p).evaluator") }
         flag.gates = [ConfidenceGate?](repeating: nil, count: variants.count)
         for (vi, g) in gateNodes {
             flag.gates[vi] = buildGate(g, "\(p).variants.\(variants[vi].name).confidence", variants, vi)
         }
+        // After the gates: a stage may set a gated variant's threshold.
+        if let r = node["rollout"] { flag.rollout = buildRollout(r, "\(p).rollout", flag) }
         return flag
     }
 
@@ -368,18 +369,39 @@ struct Validator {
             fail(node["stages"] ?? node, "\(p).stages", "stages is a non-empty list of {SEGMENT or \"*\": PERCENT}")
             return nil
         }
-        var stages: [[(segment: Int?, percent: Double)]] = []
+        let gated = flag.gates.indices.contains(vi) && flag.gates[vi] != nil
+        var stages: [[Rollout.Entry]] = []
         for (n, st) in list.enumerated() {
-            var entries: [(segment: Int?, percent: Double)] = []
+            var entries: [Rollout.Entry] = []
             for (segName, v) in st.object ?? [] {
-                guard let pct = v.number, pct >= 0, pct <= 100 else {
-                    fail(v, "\(p).stages[\(n)].\(segName)", "a percentage from 0 to 100")
+                let at = "\(p).stages[\(n)].\(segName)"
+                var threshold: Double?
+                var percentNode = v
+                if let obj = v.object {
+                    for (k, x) in obj where k != "percent" && k != "threshold" {
+                        fail(x, "\(at).\(k)", "unknown key '\(k)' (allowed: percent, threshold)")
+                    }
+                    percentNode = v["percent"] ?? v
+                    if let t = v["threshold"] {
+                        guard gated else {
+                            fail(t, "\(at).threshold", "a threshold needs a confidence-gated rollout variant")
+                            continue
+                        }
+                        guard let x = t.number, x >= 0, x <= 1 else {
+                            fail(t, "\(at).threshold", "a confidence threshold from 0 to 1")
+                            continue
+                        }
+                        threshold = x
+                    }
+                }
+                guard let pct = percentNode.number, pct >= 0, pct <= 100 else {
+                    fail(percentNode, at, "a percentage from 0 to 100, or {\"percent\": P, \"threshold\": T}")
                     continue
                 }
                 if segName == "*" {
-                    entries.append((nil, pct))
+                    entries.append(Rollout.Entry(segment: nil, percent: pct, threshold: threshold))
                 } else if let si = flag.segments.firstIndex(where: { $0.name == segName }) {
-                    entries.append((si, pct))
+                    entries.append(Rollout.Entry(segment: si, percent: pct, threshold: threshold))
                 } else {
                     fail(
                         v, "\(p).stages[\(n)].\(segName)",

@@ -8,28 +8,45 @@
 /// "rollout": {"variant": "candidate", "stage": 1,
 ///             "stages": [{"faq": 1}, {"faq": 5, "*": 1}, {"faq": 25, "*": 5}, {"*": 100}]}
 /// ```
+///
+/// When the variant is confidence-gated, a stage entry may also lower the gate's threshold step
+/// by step: `{"faq": {"percent": 100, "threshold": 0.9}}`.
 public struct Rollout: Sendable {
+    /// One segment's share in a stage.
+    public struct Entry: Sendable {
+        /// Index into the flag's segments; nil for `*`.
+        public var segment: Int?
+        public var percent: Double
+        /// Replaces the gated variant's confidence threshold for these requests.
+        public var threshold: Double?
+    }
+
     /// Index into the flag's variants.
     public var variant: Int
     /// The stage in force; -1 = rolled back (the variant gets nothing).
     public var stage: Int
-    /// Per stage: (segment index into the flag's segments, or nil for `*`) → percent.
-    public var stages: [[(segment: Int?, percent: Double)]]
+    public var stages: [[Entry]]
 
-    /// The percentage for a request that matched `segments` (bit i = flag segment i): the first
-    /// matched segment the stage names, else its `*`, else 0.
-    public func percent(matched segments: UInt64) -> Double {
-        guard stage >= 0, stage < stages.count else { return 0 }
-        var star = 0.0
+    /// The entry for a request that matched `segments` (bit i = flag segment i): the first
+    /// matched segment the stage names, else its `*`, else none.
+    public func entry(matched segments: UInt64) -> Entry? {
+        guard stage >= 0, stage < stages.count else { return nil }
+        var star: Entry?
         for entry in stages[stage] {
             if let s = entry.segment {
-                if s < 64 && segments & (1 << UInt64(s)) != 0 { return entry.percent }
+                if s < 64 && segments & (1 << UInt64(s)) != 0 { return entry }
             } else {
-                star = entry.percent
+                star = entry
             }
         }
         return star
     }
+
+    /// The share (0…100) of requests that matched `segments` sent to the variant.
+    public func percent(matched segments: UInt64) -> Double { entry(matched: segments)?.percent ?? 0 }
+
+    /// The stage's confidence threshold for requests that matched `segments`, if it sets one.
+    public func threshold(matched segments: UInt64) -> Double? { entry(matched: segments)?.threshold }
 
     /// Whether the request with this targeting key is inside `percent` (sticky, flagd bucketing).
     public static func inside(flagKey: [UInt8], key: ArraySlice<UInt8>, percent: Double) -> Bool {

@@ -13,7 +13,7 @@ import Testing
 
         init(
             candidateConfidence: Double, from: String = "header:x-model-confidence", mode: String = "buffer",
-            candidateArgs: [String] = []
+            candidateArgs: [String] = [], flag: String? = nil
         ) throws {
             stable = try standIn("stable-v1")
             candidate = try standIn(
@@ -25,7 +25,9 @@ import Testing
                     "candidate": {"address": "127.0.0.1:\(candidate.port("stand-in"))", "modelVersion": "v2"}
                   },
                   "defaultUpstream": "stable",
-                  "flags": {"chat": {
+                  "targetingKey": ["header:x-user-id"],
+                  "flags": {"chat": \(flag ?? """
+                    {
                     "state": "ENABLED",
                     "variants": {
                       "stable": "stable",
@@ -33,7 +35,8 @@ import Testing
                         "confidence": {"threshold": 0.8, "fallback": "stable", "from": "\(from)", "mode": "\(mode)"}}
                     },
                     "defaultVariant": "stable", "targeting": "candidate-gated"
-                  }}
+                  }
+                  """)}
                 }
                 """
             rulesPath = NSTemporaryDirectory() + "modelflag-gate-\(UUID().uuidString).json"
@@ -143,6 +146,45 @@ import Testing
             recs.first { $0["request_id"] as? String == "fe-2" && $0["role"] as? String == "gated" })
         #expect((attempt["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
         #expect(attempt["outcome"] as? String == "ok")
+    }
+
+    /// Rollout stages can lower a gated variant's threshold step by step: at stage 0 (0.95) the
+    /// candidate's 0.9 falls back; once the file says stage 1 (0.85), the same answers are served.
+    @Test func rolloutStagesLowerTheThreshold() throws {
+        let flag = """
+            {"state": "ENABLED",
+             "variants": {"stable": "stable",
+               "candidate-gated": {"upstream": "candidate", "confidence": {"threshold": 0.99, "fallback": "stable"}}},
+             "defaultVariant": "stable",
+             "rollout": {"variant": "candidate-gated", "stage": 0,
+               "stages": [{"*": {"percent": 100, "threshold": 0.95}}, {"*": {"percent": 100, "threshold": 0.85}}]}}
+            """
+        let fleet = try GatedFleet(candidateConfidence: 0.9, flag: flag)
+        let c = try Client(port: fleet.proxy.port("proxy"))
+        for i in 0..<3 {
+            let r = try c.request(chatRequest(extra: "X-User-Id: u\(i)\r\nX-Request-Id: s0-\(i)\r\n"))
+            #expect(r.bodyText.contains("stable-v1"))
+        }
+        let text = try String(contentsOfFile: fleet.rulesPath, encoding: .utf8)
+        try text.replacingOccurrences(of: #""stage": 0"#, with: #""stage": 1"#).write(
+            toFile: fleet.rulesPath, atomically: true, encoding: .utf8)
+        var served = false
+        for _ in 0..<100 where !served {
+            usleep(100_000)
+            served = try c.request(chatRequest(extra: "X-User-Id: u9\r\n")).bodyText.contains("candidate-v2")
+        }
+        #expect(served, "stage 1's threshold never applied")
+        let r = try c.request(chatRequest(extra: "X-User-Id: u1\r\nX-Request-Id: s1-1\r\n"))
+        #expect(r.header("x-modelflag-variant") == "candidate-gated")
+        let records = try fleet.records()
+        let before = try #require(
+            records.first { $0["request_id"] as? String == "s0-0" && $0["role"] as? String == "served" })
+        #expect((before["gate"] as? [String: Any])?["threshold"] as? Double == 0.95)
+        #expect((before["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
+        let after = try #require(
+            records.first { $0["request_id"] as? String == "s1-1" && $0["role"] as? String == "served" })
+        #expect((after["gate"] as? [String: Any])?["threshold"] as? Double == 0.85)
+        #expect((after["gate"] as? [String: Any])?["result"] as? String == "passed")
     }
 
     @Test func failingCandidateFallsBack() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Rules
 import Testing
 
@@ -202,6 +203,34 @@ struct ConfidenceGateSpecTests {
         #expect(f.mode == .firstEvent)
         #expect(f.source == .json(["meta", "conf"]))
         #expect(f.threshold == 0.7)
+    }
+
+    /// Rollout stages may carry a threshold for a gated variant (and only for one).
+    @Test func stagesCarryThresholds() throws {
+        let text = file(
+            flags: """
+                {"chat": {"state": "ENABLED", "variants": {"stable": "stable",
+                  "gated": {"upstream": "candidate", "confidence": {"threshold": 0.99, "fallback": "stable"}}},
+                  "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, null, null]},
+                  "rollout": {"variant": "gated", "stage": 0, "stages": [
+                    {"faq": {"percent": 100, "threshold": 0.9}, "*": 5}, {"*": {"percent": 50}}]}}}
+                """, evaluators: #"{"faq": {"==": [{"var": "body.intent"}, "faq"]}}"#)
+        let set = try rules(text)
+        let r = try #require(set.flags[0].rollout)
+        #expect(r.percent(matched: 1) == 100)
+        #expect(r.threshold(matched: 1) == 0.9)
+        #expect(r.percent(matched: 0) == 5)
+        #expect(r.threshold(matched: 0) == nil)
+        var next = r
+        next.stage = 1
+        #expect(next.percent(matched: 1) == 50 && next.threshold(matched: 1) == nil)
+
+        let ungated = text.replacingOccurrences(
+            of: #""gated": {"upstream": "candidate", "confidence": {"threshold": 0.99, "fallback": "stable"}}"#,
+            with: #""gated": "candidate""#)
+        #expect(loadErrors(ungated).contains { $0.path == "$.flags.chat.rollout.stages[0].faq.threshold" })
+        let badKey = text.replacingOccurrences(of: #""percent": 50"#, with: #""share": 50"#)
+        #expect(loadErrors(badKey).contains { $0.path == "$.flags.chat.rollout.stages[1].*.share" })
     }
 
     @Test(arguments: [
