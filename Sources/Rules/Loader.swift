@@ -356,8 +356,22 @@ struct Validator {
             )
             return nil
         }
-        for (k, v) in node.object! where !["variant", "stage", "stages"].contains(k) {
-            fail(v, "\(p).\(k)", "unknown rollout key '\(k)' (allowed: variant, stage, stages)")
+        for (k, v) in node.object! where !["variant", "stage", "stages", "blocked"].contains(k) {
+            fail(v, "\(p).\(k)", "unknown rollout key '\(k)' (allowed: variant, stage, stages, blocked)")
+        }
+        var blocked: UInt64 = 0
+        if let b = node["blocked"] {
+            for item in b.array ?? [b] {
+                guard let name = item.string, let si = flag.segments.firstIndex(where: { $0.name == name }), si < 64
+                else {
+                    fail(
+                        item, "\(p).blocked",
+                        "blocked lists segments this flag's targeting references (\(flag.segments.map(\.name).joined(separator: ", ")))"
+                    )
+                    continue
+                }
+                blocked |= 1 << UInt64(si)
+            }
         }
         guard let name = node["variant"]?.string, let vi = flag.variants.firstIndex(where: { $0.name == name }),
             vi != flag.defaultVariant
@@ -422,7 +436,9 @@ struct Validator {
                 "stage is an index into stages (0 to \(stages.count - 1)), or -1 (rolled back)")
             return nil
         }
-        return Rollout(variant: vi, stage: Int(stage), stages: stages)
+        var rollout = Rollout(variant: vi, stage: Int(stage), stages: stages)
+        rollout.blocked = blocked
+        return rollout
     }
 
     private mutating func buildPromotionGates(_ node: JSONNode, _ p: String) -> [PromotionGate] {

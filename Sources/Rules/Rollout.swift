@@ -26,11 +26,14 @@ public struct Rollout: Sendable {
     /// The stage in force; -1 = rolled back (the variant gets nothing).
     public var stage: Int
     public var stages: [[Entry]]
+    /// Segments whose gates failed (bit i = flag segment i): their requests never get the
+    /// variant, whatever the stage says, while the healthy segments move on.
+    public var blocked: UInt64 = 0
 
     /// The entry for a request that matched `segments` (bit i = flag segment i): the first
     /// matched segment the stage names, else its `*`, else none.
     public func entry(matched segments: UInt64) -> Entry? {
-        guard stage >= 0, stage < stages.count else { return nil }
+        guard stage >= 0, stage < stages.count, segments & blocked == 0 else { return nil }
         var star: Entry?
         for entry in stages[stage] {
             if let s = entry.segment {

@@ -63,7 +63,7 @@ public final class StandInHandler: ConnectionHandler {
             let seed = Content.seed(conn.body, model: options.model)
             var words = Content.words(seed: seed, count: 12 + Int(seed % 20))
             currentConfidence = options.confidence
-            for d in options.degrade where Content.contains(conn.body, d.pattern) {
+            if let d = options.degrade.first(where: { Content.contains(conn.body, $0.pattern) }) {
                 words = Content.degrade(words, seed: seed, share: d.share)
                 currentConfidence *= 1 - d.share
             }

@@ -14,7 +14,8 @@ public struct StandInOptions: Sendable {
     public var streamIntervalMs: UInt64 = 20
     /// Answer worse for some requests: when the body contains one of these byte strings, that
     /// share (0…1) of the answer's words is replaced and the reported confidence scaled down by
-    /// it. Lets tests and the demo play a candidate that regresses on one segment only.
+    /// it (the first pattern found applies). Lets tests and the demo play a candidate that
+    /// regresses on one segment only, or a stable model with a baseline of mistakes.
     public var degrade: [(pattern: [UInt8], share: Double)] = []
     /// Honour the `X-StandIn-Fault` request header (tests only: resets, malformed responses, hangs).
     public var faults = false

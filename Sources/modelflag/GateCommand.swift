@@ -30,7 +30,7 @@ struct GateCommand: ParsableCommand {
     var since: String?
     @ArgumentParser.Flag(
         help:
-            "Write the outcome into the rules file (temp file + rename): every gate passes -> the flag's rollout moves to its next stage; a gate fails -> stage -1 (rolled back); inconclusive -> unchanged."
+            "Write the outcome into the rules file (temp file + rename): every gate passes -> the flag's rollout moves to its next stage; a segment's gate fails -> that segment is blocked and the healthy ones move on; the gate over all requests (*) fails -> stage -1 (rolled back); inconclusive -> unchanged."
     )
     var apply = false
 
@@ -155,8 +155,7 @@ struct GateCommand: ParsableCommand {
         print("flag\tvariant\tsegment\tgate\tn\tvalue\tinterval\tneeds\tverdict")
         var failed = false
         var inconclusive = false
-        var failedFlags = Set<String>()
-        var undecidedFlags = Set<String>()
+        var verdicts: [(flag: String, variant: String, segment: String, verdict: GateVerdict)] = []
         for row in rows {
             let gate = row.flag.promotionGates[row.gate]
             let cell = cells[key(row.flag.key, row.variant, row.segment, row.gate)] ?? Cell()
@@ -190,14 +189,9 @@ struct GateCommand: ParsableCommand {
                     low: low, high: high, n: cell.n, minSamples: gate.minSamples, threshold: threshold, atMost: atMost)
                 needs = (atMost ? "<= " : ">= ") + fmt(threshold, 4)
             }
-            if verdict == .fail {
-                failed = true
-                failedFlags.insert(row.flag.key)
-            }
-            if verdict == .inconclusive {
-                inconclusive = true
-                undecidedFlags.insert(row.flag.key)
-            }
+            if verdict == .fail { failed = true }
+            if verdict == .inconclusive { inconclusive = true }
+            verdicts.append((row.flag.key, row.variant, row.segment, verdict))
             let need = needs + (n < gate.minSamples ? " (n >= \(gate.minSamples))" : "")
             print(
                 "\(row.flag.key)\t\(row.variant)\t\(row.segment)\t\(gate.label)\t\(n)\t\(n > 0 ? fmt(mean, 4) : "-")\t[\(fmt(low, 4)), \(fmt(high, 4))]\t\(need)\t\(verdict.rawValue)"
@@ -206,48 +200,103 @@ struct GateCommand: ParsableCommand {
         if apply {
             for f in flags {
                 guard let rollout = f.rollout else { continue }
-                let next: Int
-                if failedFlags.contains(f.key) {
-                    next = -1
-                } else if undecidedFlags.contains(f.key) || rollout.stage < 0
-                    || rollout.stage + 1 >= rollout.stages.count
-                {
-                    print("\(f.key): rollout stays at stage \(rollout.stage)")
-                    continue
-                } else {
-                    next = rollout.stage + 1
-                }
-                try writeStage(flag: f.key, stage: next)
-                print(
-                    "\(f.key): rollout stage \(rollout.stage) -> \(next)\(next < 0 ? " (rolled back)" : "") written to \(rules)"
-                )
+                try applyOutcome(f, rollout, verdicts)
             }
         }
         if failed { throw ExitCode(1) }
         if inconclusive { throw ExitCode(2) }
     }
 
-    /// Replaces the number of `flags.KEY.rollout.stage` in the file, every other byte kept, and
-    /// swaps the file in with a rename (sidecars watching it never read a half-written file).
-    private func writeStage(flag: String, stage: Int) throws {
-        guard var bytes = readWholeFile(rules), let root = try? JSONParser.parse(bytes),
-            let node = root["flags"]?[flag]?["rollout"]?["stage"]
-        else { throw ValidationError("cannot find flags.\(flag).rollout.stage in \(rules)") }
-        var line = 1
-        var start = 0
-        while line < node.line, let nl = bytes[start...].firstIndex(of: 0x0A) {
-            start = nl + 1
-            line += 1
+    /// `--apply` for one flag's rollout, from the verdicts of its rolled-out variant: the gate over
+    /// all requests (`*`) fails → stage -1 (rolled back); a segment fails → that segment is
+    /// blocked (its requests never get the variant) and the healthy ones go on; every gate of
+    /// every segment not blocked passes → the next stage; anything inconclusive → the stage stays.
+    private func applyOutcome(
+        _ f: Rules.Flag, _ rollout: Rollout,
+        _ verdicts: [(flag: String, variant: String, segment: String, verdict: GateVerdict)]
+    ) throws {
+        let variant = f.variants[rollout.variant].name
+        let mine = verdicts.filter { $0.flag == f.key && $0.variant == variant }
+        let alreadyBlocked = Set(
+            f.segments.indices.filter { $0 < 64 && rollout.blocked & (1 << UInt64($0)) != 0 }.map {
+                f.segments[$0].name
+            })
+        if mine.contains(where: { $0.segment == "*" && $0.verdict == .fail }) {
+            guard rollout.stage != -1 else {
+                print("\(f.key): rollout stays rolled back (stage -1)")
+                return
+            }
+            try writeRollout(flag: f.key, stage: -1, blocked: nil)
+            print(
+                "\(f.key): rollout stage \(rollout.stage) -> -1 (rolled back: the gate over all requests fails) written to \(rules)"
+            )
+            return
         }
-        start += node.column - 1
-        var end = start
-        while end < bytes.count,
-            bytes[end] == UInt8(ascii: "-") || bytes[end] == UInt8(ascii: ".")
-                || (bytes[end] >= 0x30 && bytes[end] <= 0x39)
+        var failing: [String] = []
+        for v in mine
+        where v.verdict == .fail && v.segment != "*" && !alreadyBlocked.contains(v.segment)
+            && !failing.contains(v.segment)
         {
-            end += 1
+            failing.append(v.segment)
         }
-        bytes.replaceSubrange(start..<end, with: Array(String(stage).utf8))
+        let healthy = mine.filter {
+            $0.segment == "*" || !(alreadyBlocked.contains($0.segment) || failing.contains($0.segment))
+        }
+        let undecided = healthy.contains { $0.verdict == .inconclusive }
+        var next = rollout.stage
+        if !undecided && rollout.stage >= 0 && rollout.stage + 1 < rollout.stages.count { next = rollout.stage + 1 }
+        let blocked = f.segments.map(\.name).filter { alreadyBlocked.contains($0) || failing.contains($0) }
+        guard next != rollout.stage || !failing.isEmpty else {
+            print(
+                "\(f.key): rollout stays at stage \(rollout.stage)\(undecided ? " (inconclusive)" : rollout.stage < 0 ? " (rolled back)" : " (last stage)")"
+            )
+            return
+        }
+        try writeRollout(flag: f.key, stage: next, blocked: failing.isEmpty ? nil : blocked)
+        var said =
+            next == rollout.stage
+            ? "\(f.key): rollout stays at stage \(next)" : "\(f.key): rollout stage \(rollout.stage) -> \(next)"
+        if !failing.isEmpty { said += "; blocked \(blocked.joined(separator: ", ")) (gates fail there)" }
+        print(said + " written to \(rules)")
+    }
+
+    /// Edits `flags.KEY.rollout` in the file, every other byte kept: the `stage` number, and when
+    /// given, the `blocked` list (replaced, or added after `stage`). The file is swapped in with a
+    /// rename (sidecars watching it never read a half-written file), after checking it loads.
+    private func writeRollout(flag: String, stage: Int, blocked: [String]?) throws {
+        guard var bytes = readWholeFile(rules), let root = try? JSONParser.parse(bytes),
+            let rollout = root["flags"]?[flag]?["rollout"], let stageNode = rollout["stage"]
+        else { throw ValidationError("cannot find flags.\(flag).rollout.stage in \(rules)") }
+        func offset(_ node: JSONNode) -> Int {
+            var line = 1
+            var start = 0
+            while line < node.line, let nl = bytes[start...].firstIndex(of: 0x0A) {
+                start = nl + 1
+                line += 1
+            }
+            return start + node.column - 1
+        }
+        let stageStart = offset(stageNode)
+        var stageEnd = stageStart
+        while stageEnd < bytes.count,
+            bytes[stageEnd] == UInt8(ascii: "-") || bytes[stageEnd] == UInt8(ascii: ".")
+                || (bytes[stageEnd] >= 0x30 && bytes[stageEnd] <= 0x39)
+        {
+            stageEnd += 1
+        }
+        var edits: [(range: Range<Int>, text: String)] = [(stageStart..<stageEnd, String(stage))]
+        if let blocked {
+            let list = "[" + blocked.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+            if let old = rollout["blocked"] {
+                let start = offset(old)
+                edits.append((start..<Self.valueEnd(bytes, from: start), list))
+            } else {
+                edits.append((stageEnd..<stageEnd, ", \"blocked\": " + list))
+            }
+        }
+        for e in edits.sorted(by: { $0.range.lowerBound > $1.range.lowerBound }) {
+            bytes.replaceSubrange(e.range, with: Array(e.text.utf8))
+        }
         guard (try? RulesLoader.load(bytes)) != nil else {
             throw ValidationError("the edited rules file would not load; \(rules) left unchanged")
         }
@@ -261,6 +310,33 @@ struct GateCommand: ParsableCommand {
             unlink(temp)
             throw ValidationError("cannot replace \(rules)")
         }
+    }
+
+    /// The end of the JSON string or array that starts at `start` (strings skipped inside arrays).
+    static func valueEnd(_ b: [UInt8], from start: Int) -> Int {
+        var i = start
+        var depth = 0
+        var inString = false
+        while i < b.count {
+            let c = b[i]
+            if inString {
+                if c == UInt8(ascii: "\\") {
+                    i += 1
+                } else if c == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 { return i + 1 }
+                }
+            } else if c == UInt8(ascii: "\"") {
+                inString = true
+            } else if c == UInt8(ascii: "[") {
+                depth += 1
+            } else if c == UInt8(ascii: "]") {
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            }
+            i += 1
+        }
+        return b.count
     }
 
     private func bool(_ n: JSONNode?) -> Double? {

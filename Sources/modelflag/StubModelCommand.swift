@@ -28,7 +28,7 @@ struct StubModel: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Answer worse when the request body contains TEXT: replace that share of the words and scale the confidence down by it.",
+            "Answer worse when the request body contains TEXT: replace that share of the words and scale the confidence down by it. Repeatable; the first TEXT found applies.",
             valueName: "TEXT=SHARE"))
     var degrade: [String] = []
 

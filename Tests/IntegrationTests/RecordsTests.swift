@@ -481,15 +481,28 @@ extension RecordsCLITests {
         // Only FAQ records: every gate of the FAQ segment passes, escalation has no data (inconclusive).
         let (rc2, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--since", "2027"])
         #expect(rc2 == 2)
-        // With --apply, a failing gate rolls the flag's rollout back (stage -1), bytes around it kept.
+        // With --apply, the failing segment is blocked (the healthy one may go on; here `*` is
+        // still inconclusive, so the stage stays), bytes around the edit kept.
         let withRollout = rules.replacingOccurrences(
             of: #""gates": ["#,
             with: #""rollout": {"variant": "candidate", "stage": 0, "stages": [{"faq": 5}, {"faq": 25}]}, "gates": ["#)
         try withRollout.write(toFile: rulesPath, atomically: true, encoding: .utf8)
-        let (rcApply, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--apply"])
+        let (rcApply, applied) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--apply"])
         #expect(rcApply == 1)
+        #expect(applied.contains("blocked escalation"), "\(applied)")
         let after = try String(contentsOfFile: rulesPath, encoding: .utf8)
-        #expect(after == withRollout.replacingOccurrences(of: #""stage": 0"#, with: #""stage": -1"#))
+        #expect(
+            after
+                == withRollout.replacingOccurrences(of: #""stage": 0"#, with: #""stage": 0, "blocked": ["escalation"]"#)
+        )
+        // When the gate over all requests fails, the rollout goes back to stage -1.
+        let strict = withRollout.replacingOccurrences(of: #""min": 0.5"#, with: #""min": 0.8"#)
+        try strict.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let (rcStrict, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)", "--apply"])
+        #expect(rcStrict == 1)
+        #expect(
+            try String(contentsOfFile: rulesPath, encoding: .utf8)
+                == strict.replacingOccurrences(of: #""stage": 0"#, with: #""stage": -1"#))
         // A source that is not built is a usage error (64), never a verdict.
         let (rc3, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "prometheus://x:9090"])
         #expect(rc3 == 64)

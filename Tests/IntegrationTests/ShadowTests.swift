@@ -17,9 +17,9 @@ import Testing
             candidatePort: UInt16? = nil, candidateArgs: [String] = [], rewriteModels: Bool = false,
             proxyArgs: [String] = [], candidateModel: String = "candidate-v2", flagExtra: String = "",
             evaluators: String = #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}}"#,
-            targeting: String = #"{"if": [{"$ref": "faq"}, "stable", "stable"]}"#
+            targeting: String = #"{"if": [{"$ref": "faq"}, "stable", "stable"]}"#, stableArgs: [String] = []
         ) throws {
-            stable = try standIn("stable-v1")
+            stable = try standIn("stable-v1", stableArgs)
             if candidatePort == nil {
                 candidate = try standIn(candidateModel, ["--faults"] + candidateArgs)
             } else {
@@ -278,6 +278,69 @@ import Testing
         #expect(faq[8] == "PASS")
         #expect(Double(faq[5]) == 1.0)
         print("scenario gate output:\n\(out)")
+    }
+
+    /// The issue's scenario in full, judged by quality: stable gets a fifth of every answer wrong;
+    /// the candidate is 15 % better on average (3 % wrong) but 40 % worse on escalations (52 %
+    /// wrong, a tenth of the traffic). The external evaluator scores every shadow answer and the
+    /// noise floor gives stable's own score per segment. `modelflag gate`, run on the live
+    /// sidecar's `/stats` after every 30 requests, must name `escalation` as failing and pass `faq`
+    /// and `*`; `--apply` then blocks `escalation` and moves the rollout on, and the candidate
+    /// reaches FAQ users only. Prints the requests each decision took.
+    @Test func betterOnAverageWorseOnEscalationIsPromotedOnlyWhereItIsBetter() throws {
+        let fleet = try ShadowFleet(
+            shadow: #"{"variants": ["candidate"], "noiseFloor": 100}"#,
+            candidateArgs: ["--degrade", "escalat=0.52", "--degrade", "messages=0.03"], candidateModel: "stable-v1",
+            flagExtra:
+                #", "evaluator": {"url": "http://127.0.0.1:STABLE_PORT/v1/evaluate"}, "gates": [{"metric": "score:quality", "vsBaseline": 0, "minSamples": 30}], "rollout": {"variant": "candidate", "stage": 0, "stages": [{"*": 0}, {"faq": 100, "*": 100}]}"#,
+            evaluators:
+                #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}, "escalation": {"==": [{"var": "body.metadata.intent"}, "escalation"]}}"#,
+            targeting: #"{"if": [{"$ref": "escalation"}, null, {"$ref": "faq"}, null, null]}"#,
+            stableArgs: ["--degrade", "messages=0.2"])
+        let c = try Client(port: fleet.port)
+        let admin = "admin://127.0.0.1:\(fleet.proxy.port("admin"))"
+        func body(_ i: Int) -> String {
+            let intent = i % 10 == 0 ? "escalation" : i % 2 == 1 ? "faq" : "chat"
+            return
+                #"{"model":"chat","user":"u\#(i)","metadata":{"intent":"\#(intent)"},"messages":[{"role":"user","content":"question \#(i)"}]}"#
+        }
+        var decided: [String: (verdict: String, requests: Int)] = [:]
+        var sent = 0
+        var last = ""
+        while sent < 1500 && decided.count < 3 {
+            for _ in 0..<30 {
+                #expect(try c.request(chatRequest(body(sent))).status == 200)
+                sent += 1
+            }
+            usleep(150_000)  // the last shadows and their evaluator calls
+            let (_, out) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", admin])
+            last = out
+            for row in out.split(separator: "\n").map({ $0.split(separator: "\t").map(String.init) })
+            where row.count == 9 && row[1] == "candidate" && row[8] != "INCONCLUSIVE" && decided[row[2]] == nil {
+                decided[row[2]] = (row[8], sent)
+            }
+        }
+        print("scenario decisions (requests sent when the verdict was first final): \(decided)\n\(last)")
+        #expect(decided["escalation"]?.verdict == "FAIL", "\(last)")
+        #expect(decided["faq"]?.verdict == "PASS", "\(last)")
+        #expect(decided["*"]?.verdict == "PASS", "\(last)")
+        // The average says promote; one segment says no. Segment by segment:
+        let (rc, applied) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", admin, "--apply"])
+        #expect(rc == 1)
+        #expect(applied.contains("rollout stage 0 -> 1; blocked escalation"), "\(applied)")
+        // Every sidecar hot-reloads the file: FAQ users now get the candidate, escalations never do.
+        var faqToCandidate = false
+        for _ in 0..<50 where !faqToCandidate {
+            usleep(100_000)
+            faqToCandidate = try c.request(chatRequest(body(1))).header("x-modelflag-variant") == "candidate"
+        }
+        #expect(faqToCandidate)
+        for i in stride(from: 0, to: 200, by: 10) {
+            #expect(try c.request(chatRequest(body(i))).header("x-modelflag-variant") == "stable")
+        }
+        for i in stride(from: 1, to: 41, by: 2) {
+            #expect(try c.request(chatRequest(body(i))).header("x-modelflag-variant") == "candidate")
+        }
     }
 
     /// An evaluator that is down costs nothing but its verdict: every request is served, each

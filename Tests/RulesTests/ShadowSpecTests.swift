@@ -225,6 +225,16 @@ struct ConfidenceGateSpecTests {
         next.stage = 1
         #expect(next.percent(matched: 1) == 50 && next.threshold(matched: 1) == nil)
 
+        // A blocked segment gets nothing, at any stage; requests outside it still follow the stage.
+        let blocked = try rules(
+            text.replacingOccurrences(of: #""stage": 0,"#, with: #""stage": 0, "blocked": ["faq"],"#))
+        let b = try #require(blocked.flags[0].rollout)
+        #expect(b.percent(matched: 1) == 0)
+        #expect(b.percent(matched: 0) == 5)
+        #expect(
+            loadErrors(text.replacingOccurrences(of: #""stage": 0,"#, with: #""stage": 0, "blocked": ["nope"],"#))
+                .contains { $0.path == "$.flags.chat.rollout.blocked" })
+
         let ungated = text.replacingOccurrences(
             of: #""gated": {"upstream": "candidate", "confidence": {"threshold": 0.99, "fallback": "stable"}}"#,
             with: #""gated": "candidate""#)
