@@ -60,7 +60,7 @@ public final class StandInHandler: ConnectionHandler {
                 return
             }
             let stream = Content.wantsStream(conn.body)
-            let seed = Content.seed(conn.body, model: options.model)
+            let seed = Content.seed(conn.body, model: options.wordsOf ?? options.model)
             var words = Content.words(seed: seed, count: 12 + Int(seed % 20))
             currentConfidence = options.confidence
             if let d = options.degrade.first(where: { Content.contains(conn.body, $0.pattern) }) {

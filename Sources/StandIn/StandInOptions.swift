@@ -17,6 +17,9 @@ public struct StandInOptions: Sendable {
     /// it (the first pattern found applies). Lets tests and the demo play a candidate that
     /// regresses on one segment only, or a stable model with a baseline of mistakes.
     public var degrade: [(pattern: [UInt8], share: Double)] = []
+    /// Answer with the words this model name would (default: its own): a candidate that differs
+    /// from stable only where `degrade` changes it.
+    public var wordsOf: String?
     /// Honour the `X-StandIn-Fault` request header (tests only: resets, malformed responses, hangs).
     public var faults = false
 

@@ -30,7 +30,29 @@ struct Demo: ParsableCommand {
     @Option(help: "Address of the stand-in \"candidate\" model.")
     var candidateModel = "127.0.0.1:9102"
 
+    @ArgumentParser.Flag(
+        help: """
+            The quality-gate scenario: a candidate 15 % better than stable on average but 40 % worse on \
+            escalations, shadowed at 100 % and judged per segment, with built-in traffic; then run \
+            `modelflag gate` on it (the banner says how).
+            """)
+    var scenario = false
+
     func run() throws {
+        var rules = self.rules
+        if scenario {
+            // A copy: `gate --apply` edits the file it is given, never the example in the repository.
+            let dir = "/tmp/modelflag-demo-scenario"
+            mkdir(dir, 0o755)
+            rules = dir + "/rules.json"
+            guard let bytes = readWholeFile("examples/rules/quality-gate.json") else {
+                throw ValidationError("cannot read examples/rules/quality-gate.json (run the demo from the repository)")
+            }
+            let fd = open(rules, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw ValidationError("cannot write \(rules)") }
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
         let ruleSet = try loadRules(rules)
         let stableAddress = try address(stableModel, flag: "--stable-model")
         let candidateAddress = try address(candidateModel, flag: "--candidate-model")
@@ -51,6 +73,13 @@ struct Demo: ParsableCommand {
         var candidate = stable
         candidate.model = "candidate-v2"
         candidate.latencyMs = 20
+        if scenario {
+            // Stable gets a fifth of every answer wrong; the candidate answers with stable's words,
+            // 3 % wrong (15 % better on average) but 52 % on escalations (40 % worse there).
+            stable.degrade = [(Array("messages".utf8), 0.2)]
+            candidate.wordsOf = stable.model
+            candidate.degrade = [(Array("escalat".utf8), 0.52), (Array("messages".utf8), 0.03)]
+        }
         let models = [(stableAddress, stable), (candidateAddress, candidate)]
         _ = LoopThread.spawn {
             guard let loop = try? Loop() else { return }
@@ -82,9 +111,35 @@ struct Demo: ParsableCommand {
             Ctrl-C stops the demo.
 
             """
-        print(banner)
+        print(scenario ? scenarioBanner(rules) : banner)
         fflush(nil)  // show the banner now even when stdout is a pipe or a file
+        if scenario { DemoTraffic.start(sidecar: options.listen, clients: 3, perSecond: 20) }
         let rc = ProxyRuntime.run(options)
         if rc != 0 { throw ExitCode(rc) }
+    }
+
+    private func scenarioBanner(_ rules: String) -> String {
+        """
+
+        ModelFlag demo: the quality-gate scenario
+          sidecar    http://\(listen)   rules: \(rules) (a copy of examples/rules/quality-gate.json)
+          models     stable-v1 (a fifth of each answer wrong) and candidate-v2 (3 % wrong, but 52 % on
+                     escalations): 15 % better on average, 40 % worse for one segment
+          traffic    about 50 requests/s from the demo itself, a tenth of them escalations; every request is
+                     shadowed to the candidate and to stable itself (the noise floor), and the stand-in
+                     judge scores each answer (score:quality)
+          watch      http://\(admin)/dashboard  (per segment: requests, scores, gate verdicts)
+
+        In another terminal, after a minute or so:
+          .build/release/modelflag gate --rules \(rules) --source admin://\(admin)
+              -> the average passes, faq passes, escalation FAILS with its figures (exit 1)
+          .build/release/modelflag gate --rules \(rules) --source admin://\(admin) --apply
+              -> blocks escalation and moves the rollout to its next stage; the sidecar reloads
+          curl -si http://\(listen)/v1/chat/completions -H 'X-User-Id: user-1' \\
+            -d '{"model":"chat","metadata":{"intent":"faq"},"messages":[{"role":"user","content":"hi"}]}'
+
+        Ctrl-C stops the demo.
+
+        """
     }
 }
