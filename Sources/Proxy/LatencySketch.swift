@@ -64,4 +64,13 @@ struct LatencySketch {
     }
 
     var mean: Double? { count > 0 ? sum / Double(count) : nil }
+
+    /// Samples above `bar` (a high tail), to the sketch's 3 %: the bin that holds the bar counts
+    /// as above, so a tail gate errs on the side of not passing.
+    func count(above bar: Double) -> Int {
+        guard count > 0, bar < max else { return 0 }
+        var n = 0
+        for i in LatencySketch.bin(bar)..<LatencySketch.bins { n += Int(counts[i]) }
+        return n
+    }
 }

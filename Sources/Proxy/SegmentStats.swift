@@ -178,6 +178,13 @@ struct ScoreHistogram {
 
     var mean: Double? { count > 0 ? sum / Double(count) : nil }
 
+    /// Scores below `bar` (a low tail). Exact for bars on the 0.01 grid; otherwise the bin that
+    /// holds the bar counts as below (a tail gate errs on the side of not passing).
+    func count(below bar: Double) -> Int {
+        let k = Swift.max(0, Swift.min(bins.count, Int((bar * 100 - 1e-9).rounded(.up))))
+        return bins[0..<k].reduce(0) { $0 + Int($1) }
+    }
+
     /// The lower edge of the bin holding the q-quantile (conservative for a low tail).
     func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }
@@ -230,6 +237,18 @@ extension SegmentStats {
             } else {
                 out += ",\"scores\":null"
             }
+            // Tail gates' raw counts on every row of the flag (stable's too, for vsStable and the
+            // noise floor): `modelflag gate --source admin://` adds them up across pods.
+            let tails = rules?.flags.first { $0.key == row.key.flag }?.promotionGates.filter(\.isTail) ?? []
+            if !tails.isEmpty {
+                out += ",\"tails\":{"
+                for (i, gate) in tails.enumerated() {
+                    if i > 0 { out += "," }
+                    let (past, n) = SegmentStats.figure(gate, w)
+                    out += "\(quote(gate.label)):{\"n\":\(n),\"past\":\(Int(past))}"
+                }
+                out += "}"
+            }
             out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors),\"gates\":["
             for (gi, gate) in gates(for: row, in: rules).enumerated() {
                 if gi > 0 { out += "," }
@@ -248,7 +267,7 @@ extension SegmentStats {
     private func judge(_ gate: PromotionGate, _ w: Cell, cells: Int, alpha: Double) -> (
         n: Int, mean: Double, low: Double, high: Double, verdict: GateVerdict
     ) {
-        let (sum, count) = figure(gate.metric, w)
+        let (sum, count) = SegmentStats.figure(gate, w)
         let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
         let (mean, low, high) = cs.interval(sum: sum, n: count)
         let verdict = GateVerdict.decide(
@@ -263,21 +282,30 @@ extension SegmentStats {
         guard let rules, let flag = rules.flags.first(where: { $0.key == row.key.flag }),
             flag.variants[flag.defaultVariant].name != row.key.variant
         else { return [] }
-        // Noise-floor comparisons need the baseline row: `modelflag gate` judges those.
+        // Comparisons with the noise floor or stable need another row: `modelflag gate` judges those.
         return flag.promotionGates.filter {
-            $0.vsBaseline == nil && $0.metric != .score && ($0.metric == .errorRate || row.key.role == "shadow")
+            $0.vsBaseline == nil && $0.vsStable == nil
+                && ($0.metric == .errorRate || $0.metric == .latencyMs || row.key.role == "shadow")
         }
     }
 
-    /// (sum, count) of a gate's observations in a window, values in [0, 1].
-    private func figure(_ metric: PromotionGate.Metric, _ w: Cell) -> (Double, Int) {
-        switch metric {
+    /// (sum, count) of a gate's observations in a window, values in [0, 1]: a mean's sum, or for
+    /// a tail the number of samples past the bar.
+    static func figure(_ gate: PromotionGate, _ w: Cell) -> (Double, Int) {
+        switch gate.metric {
         case .errorRate: return (Double(w.errors), w.requests)
-        case .rougeL: return (w.rouge.sum, w.rouge.count)
+        case .rougeL:
+            if let bar = gate.below { return (Double(w.rouge.count(below: bar)), w.rouge.count) }
+            return (w.rouge.sum, w.rouge.count)
         case .exactMatch: return (Double(w.exactMatches), w.scored)
         case .refusalRate: return (Double(w.refusals), w.scored)
         case .statusMatch: return (Double(w.statusMatches), w.scored)
-        case .score: return (0, 0)  // evaluator scores are judged by `modelflag gate` over records
+        case .score:
+            guard let h = w.evaluator[gate.scoreName ?? ""] else { return (0, 0) }
+            if let bar = gate.below { return (Double(h.count(below: bar)), h.count) }
+            return (h.sum, h.count)
+        case .latencyMs:
+            return (Double(w.latency.count(above: gate.above ?? .infinity)), w.latency.count)
         }
     }
 

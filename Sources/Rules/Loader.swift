@@ -449,8 +449,9 @@ struct Validator {
         var out: [PromotionGate] = []
         for (n, item) in items.enumerated() {
             let ip = "\(p)[\(n)]"
-            for (k, v) in item.object ?? [] where !["metric", "max", "min", "vsBaseline", "minSamples"].contains(k) {
-                fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: metric, max, min, vsBaseline, minSamples)")
+            let keys = ["metric", "max", "min", "vsBaseline", "vsStable", "minSamples", "below", "above"]
+            for (k, v) in item.object ?? [] where !keys.contains(k) {
+                fail(v, "\(ip).\(k)", "unknown gate key '\(k)' (allowed: \(keys.joined(separator: ", ")))")
             }
             let name = item["metric"]?.string ?? ""
             var scoreName: String?
@@ -470,13 +471,44 @@ struct Validator {
             let max = item["max"]?.number
             let min = item["min"]?.number
             let vs = item["vsBaseline"]?.number
-            let given = [max, min, vs].compactMap { $0 }
+            let vsStable = item["vsStable"]?.number
+            let given = [max, min, vs, vsStable].compactMap { $0 }
             guard given.count == 1, given[0] >= 0, given[0] <= 1 else {
-                fail(item, ip, "a gate has exactly one of \"max\", \"min\" or \"vsBaseline\", a value from 0 to 1")
+                fail(
+                    item, ip,
+                    "a gate has exactly one of \"max\", \"min\", \"vsBaseline\" or \"vsStable\", a value from 0 to 1")
                 continue
             }
-            if vs != nil && metric == .errorRate {
-                fail(item, ip, "vsBaseline compares shadow scores with the noise floor; error_rate takes max")
+            let below = item["below"]?.number
+            let above = item["above"]?.number
+            let scoreLike = metric == .rougeL || metric == .score
+            if let b = item["below"], below == nil || !scoreLike || !(0...1).contains(below!) {
+                fail(b, "\(ip).below", "below is a bar from 0 to 1 for rouge_l or score:NAME (a low tail)")
+                continue
+            }
+            if let a = item["above"], above == nil || metric != .latencyMs || above! < 0 {
+                fail(a, "\(ip).above", "above is a latency in milliseconds, for latency_ms (a high tail)")
+                continue
+            }
+            if metric == .latencyMs && above == nil {
+                fail(
+                    item, ip,
+                    "latency_ms is judged as a tail: {\"metric\": \"latency_ms\", \"above\": MS, \"max\": SHARE}")
+                continue
+            }
+            let tail = below != nil || above != nil
+            if tail && min != nil {
+                fail(
+                    item, ip, "a tail is a share that should stay low: it takes max (or vsBaseline / vsStable), not min"
+                )
+                continue
+            }
+            if vs != nil && (metric == .errorRate || metric == .latencyMs) {
+                fail(item, ip, "vsBaseline compares shadow scores with the noise floor; \(name) takes max or vsStable")
+                continue
+            }
+            if vsStable != nil && metric != .errorRate && metric != .latencyMs {
+                fail(item, ip, "vsStable compares error_rate or latency_ms with stable's own; scores take vsBaseline")
                 continue
             }
             var minSamples = 100
@@ -489,6 +521,9 @@ struct Validator {
             }
             var gate = PromotionGate(metric: metric, max: max, min: min, vsBaseline: vs, minSamples: minSamples)
             gate.scoreName = scoreName
+            gate.vsStable = vsStable
+            gate.below = below
+            gate.above = above
             out.append(gate)
         }
         return out

@@ -14,6 +14,8 @@ public struct PromotionGate: Sendable {
         case statusMatch = "status_match"
         /// Mean of an external evaluator's score (`score:NAME`, values in [0, 1]).
         case score
+        /// Latency of the candidate's exchanges, in milliseconds: only as a tail (`above`).
+        case latencyMs = "latency_ms"
     }
 
     /// For `score:NAME`: the evaluator's score name.
@@ -28,8 +30,18 @@ public struct PromotionGate: Sendable {
     /// segment) by more than this: the candidate's disagreement with stable is judged against
     /// stable's disagreement with itself. Score metrics only.
     public var vsBaseline: Double?
+    /// ...or no worse than the default variant's own served figure in the same segment by more
+    /// than this: `error_rate` and `latency_ms` (stable's errors and latency are the yardstick).
+    public var vsStable: Double?
     /// Below this many samples in a segment the verdict is Inconclusive whatever the figure.
     public var minSamples: Int
+    /// A tail instead of a mean: the figure becomes the share of samples below this bar (scores:
+    /// `{"metric": "rouge_l", "below": 0.3, "max": 0.05}` = at most 5 % of answers under 0.3)...
+    public var below: Double?
+    /// ...or above this bar (`{"metric": "latency_ms", "above": 2000, "max": 0.01}` = at most 1 %
+    /// of requests slower than 2 s, i.e. p99 ≤ 2 s). Judged as a share, so the same sequential
+    /// test holds for the tail as for a mean.
+    public var above: Double?
 
     public init(metric: Metric, max: Double?, min: Double?, vsBaseline: Double? = nil, minSamples: Int) {
         self.metric = metric
@@ -39,9 +51,30 @@ public struct PromotionGate: Sendable {
         self.minSamples = minSamples
     }
 
-    /// Whether a higher figure is better (agreement) or worse (errors, refusals).
-    public var higherIsBetter: Bool { metric != .errorRate && metric != .refusalRate }
+    /// Whether a higher figure is better (agreement) or worse (errors, refusals, a tail's share).
+    public var higherIsBetter: Bool {
+        metric != .errorRate && metric != .refusalRate && metric != .latencyMs && below == nil && above == nil
+    }
 
-    /// The name shown in tables: `rouge_l`, `score:quality`.
-    public var label: String { metric == .score ? "score:" + (scoreName ?? "") : metric.rawValue }
+    /// Whether the gate counts a tail (the share past a bar) rather than a mean.
+    public var isTail: Bool { below != nil || above != nil }
+
+    /// Whether one observation is past the tail's bar.
+    public func pastBar(_ x: Double) -> Bool {
+        if let below { return x < below }
+        if let above { return x > above }
+        return false
+    }
+
+    /// The name shown in tables: `rouge_l`, `score:quality`, `rouge_l<0.3`, `latency_ms>2000`.
+    public var label: String {
+        let base = metric == .score ? "score:" + (scoreName ?? "") : metric.rawValue
+        if let below { return base + "<" + PromotionGate.short(below) }
+        if let above { return base + ">" + PromotionGate.short(above) }
+        return base
+    }
+
+    static func short(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+    }
 }

@@ -45,6 +45,12 @@ struct GateCommand: ParsableCommand {
 
     /// The cell key standing for the default variant's shadow copies of itself (noise floor).
     static let baseline = "\u{0}baseline"
+    /// The cell key standing for the default variant's own served (and gated) exchanges.
+    static let stable = "\u{0}stable"
+
+    /// Gates judged on every exchange of the candidate (served, gated and shadow); the others on
+    /// its shadow answers only.
+    static func everyRole(_ gate: PromotionGate) -> Bool { gate.metric == .errorRate || gate.metric == .latencyMs }
 
     struct Cell {
         var sum = 0.0
@@ -75,25 +81,31 @@ struct GateCommand: ParsableCommand {
                     var variant = r["variant"]?.string, let role = r["role"]?.string, let segment = r["segment"]?.string
                 else { continue }
                 if variant == f.variants[f.defaultVariant].name {
-                    guard role == "shadow" else { continue }
-                    variant = GateCommand.baseline
+                    // The default variant: shadowed against itself, the noise floor; served, stable's own figures.
+                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
                 }
                 let requests = r["requests"]?.number ?? 0
                 let scored = r["scores"]?["n"]?.number ?? 0
                 for (gi, gate) in f.promotionGates.enumerated() {
                     var add: (sum: Double, n: Double) = (0, 0)
-                    switch gate.metric {
-                    case .errorRate: add = (r["errors"]?.number ?? 0, requests)
-                    case .rougeL: add = (scored * (r["scores"]?["rouge_l_mean"]?.number ?? 0), scored)
-                    case .exactMatch: add = (scored * (r["scores"]?["exact_match_rate"]?.number ?? 0), scored)
-                    case .refusalRate: add = (scored * (r["scores"]?["refusal_rate"]?.number ?? 0), scored)
-                    case .statusMatch: add = (scored * (r["scores"]?["status_match_rate"]?.number ?? 0), scored)
-                    case .score:
-                        let e = r["evaluator"]?[gate.scoreName ?? ""]
-                        let n = e?["n"]?.number ?? 0
-                        add = (n * (e?["mean"]?.number ?? 0), n)
+                    if gate.isTail {
+                        let t = r["tails"]?[gate.label]
+                        add = (t?["past"]?.number ?? 0, t?["n"]?.number ?? 0)
+                    } else {
+                        switch gate.metric {
+                        case .errorRate: add = (r["errors"]?.number ?? 0, requests)
+                        case .rougeL: add = (scored * (r["scores"]?["rouge_l_mean"]?.number ?? 0), scored)
+                        case .exactMatch: add = (scored * (r["scores"]?["exact_match_rate"]?.number ?? 0), scored)
+                        case .refusalRate: add = (scored * (r["scores"]?["refusal_rate"]?.number ?? 0), scored)
+                        case .statusMatch: add = (scored * (r["scores"]?["status_match_rate"]?.number ?? 0), scored)
+                        case .score:
+                            let e = r["evaluator"]?[gate.scoreName ?? ""]
+                            let n = e?["n"]?.number ?? 0
+                            add = (n * (e?["mean"]?.number ?? 0), n)
+                        case .latencyMs: break  // a tail only
+                        }
                     }
-                    if role != "shadow" && gate.metric != .errorRate { continue }
+                    if role != "shadow" && !GateCommand.everyRole(gate) { continue }
                     guard add.n > 0 else { continue }
                     cells[key(fk, variant, segment, gi), default: Cell()].sum += add.sum
                     cells[key(fk, variant, segment, gi), default: Cell()].n += Int(add.n)
@@ -110,18 +122,19 @@ struct GateCommand: ParsableCommand {
                 if let since, (r["ts"]?.string ?? "") < since { return }
                 let role = r["role"]?.string ?? ""
                 if variant == f.variants[f.defaultVariant].name {
-                    // The default variant shadowed against itself: the noise floor.
-                    guard role == "shadow" else { return }
-                    variant = GateCommand.baseline
+                    // The default variant: shadowed against itself, the noise floor; served, stable's own figures.
+                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
                 }
                 let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)
                 let scores = r["scores"]
+                let dropped = r["outcome"]?.string == "dropped"
                 for (gi, gate) in f.promotionGates.enumerated() {
-                    let x: Double?
+                    var x: Double?
                     switch gate.metric {
                     case .errorRate:
                         let bad = r["outcome"]?.string != "ok" || (r["status"]?.number ?? 0) >= 500
-                        x = r["outcome"]?.string == "dropped" ? nil : (bad ? 1 : 0)
+                        x = dropped ? nil : (bad ? 1 : 0)
+                    case .latencyMs: x = dropped ? nil : r["latency_ms"]?.number
                     case .rougeL: x = role == "shadow" ? scores?["rouge_l"]?.number : nil
                     case .exactMatch: x = role == "shadow" ? bool(scores?["exact_match"]) : nil
                     case .refusalRate: x = role == "shadow" ? bool(scores?["shadow_refusal"]) : nil
@@ -129,7 +142,8 @@ struct GateCommand: ParsableCommand {
                     case .score:
                         x = role == "shadow" ? r["evaluator"]?["scores"]?[gate.scoreName ?? ""]?.number : nil
                     }
-                    guard let x else { continue }
+                    guard var x else { continue }
+                    if gate.isTail { x = gate.pastBar(x) ? 1 : 0 }
                     for s in segments {
                         cells[key(fk, variant, s, gi), default: Cell()].sum += min(1, max(0, x))
                         cells[key(fk, variant, s, gi), default: Cell()].n += 1
@@ -165,9 +179,11 @@ struct GateCommand: ParsableCommand {
             var high: Double
             let verdict: GateVerdict
             let needs: String
-            if let delta = gate.vsBaseline {
-                // Candidate minus noise floor, each side's interval at half the cell's α.
-                let base = cells[key(row.flag.key, GateCommand.baseline, row.segment, row.gate)] ?? Cell()
+            if let delta = gate.vsBaseline ?? gate.vsStable {
+                // Candidate minus the reference (noise floor, or stable's own), each side's
+                // interval at half the cell's α.
+                let reference = gate.vsBaseline != nil ? GateCommand.baseline : GateCommand.stable
+                let base = cells[key(row.flag.key, reference, row.segment, row.gate)] ?? Cell()
                 let cs = ConfidenceSequence(alpha: each / 2, tunedFor: gate.minSamples)
                 let c = cs.interval(sum: cell.sum, n: cell.n)
                 let b = cs.interval(sum: base.sum, n: base.n)
@@ -179,7 +195,8 @@ struct GateCommand: ParsableCommand {
                 verdict = GateVerdict.decide(
                     low: low, high: high, n: n, minSamples: gate.minSamples, threshold: better ? -delta : delta,
                     atMost: !better)
-                needs = (better ? ">= baseline - " : "<= baseline + ") + fmt(delta, 4) + " (baseline n \(base.n))"
+                let name = gate.vsBaseline != nil ? "baseline" : "stable"
+                needs = (better ? ">= \(name) - " : "<= \(name) + ") + fmt(delta, 4) + " (\(name) n \(base.n))"
             } else {
                 let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
                 (mean, low, high) = cs.interval(sum: cell.sum, n: cell.n)

@@ -223,6 +223,7 @@ final class FollowingTailer: @unchecked Sendable {
                 }
             }
         }
+        var seenInodes = Set<ino_t>()
         func openCurrent() -> Bool {
             let f = open(path, O_RDONLY)
             guard f >= 0 else { return false }
@@ -230,10 +231,38 @@ final class FollowingTailer: @unchecked Sendable {
             fstat(f, &st)
             fd = f
             inode = st.st_ino
+            seenInodes.insert(inode)
             pending.removeAll()
             nextSeq = 0
             result.files += 1
             return true
+        }
+        /// Files rotated away before this tailer ever opened them (a starved thread on a busy
+        /// machine): read whole, oldest first, the way collectors that watch the glob do.
+        func readMissedRotations() {
+            let dir = (path as NSString).deletingLastPathComponent
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            let rotated = names.filter { $0.hasPrefix("records-") && $0.hasSuffix(".jsonl") }.sorted {
+                Int($0.split(separator: "-").last!.dropLast(6)) ?? 0 < Int($1.split(separator: "-").last!.dropLast(6))
+                    ?? 0
+            }
+            for name in rotated {
+                let f = open(dir + "/" + name, O_RDONLY)
+                guard f >= 0 else { continue }
+                var st = stat()
+                fstat(f, &st)
+                guard seenInodes.insert(st.st_ino).inserted else {
+                    close(f)
+                    continue
+                }
+                fd = f
+                pending.removeAll()
+                nextSeq = 0
+                result.files += 1
+                consume()
+                close(f)
+                fd = -1
+            }
         }
         while true {
             let last = stopping.withLock { $0 }
@@ -250,6 +279,7 @@ final class FollowingTailer: @unchecked Sendable {
                 consume()  // the rotated file, to its end
                 close(fd)
                 fd = -1
+                readMissedRotations()
                 continue
             }
             if last {
@@ -510,6 +540,68 @@ extension RecordsCLITests {
 }
 
 /// `modelflag gate --apply` over passing records moves the rollout to its next stage.
+extension GateCLITests {
+    /// Tails and stable's own figures: a candidate whose latency is fine on average but slow for
+    /// one request in ten, and whose answers are good on average with a bad fifth, fails the tail
+    /// gates its means would pass; error rates are judged against stable's own.
+    @Test func tailGatesAndStableAsTheYardstick() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-tails-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"t"}"#]
+        func add(_ role: String, _ variant: String, latency: Double, outcome: String = "ok", rouge: Double? = nil) {
+            let scores = rouge.map { #","scores":{"rouge_l":\#($0)}"# } ?? ""
+            lines.append(
+                #"{"seq":\#(lines.count),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(lines.count)","role":"\#(role)","flag":"chat","variant":"\#(variant)","segments":["faq"],"status":200,"outcome":"\#(outcome)","latency_ms":\#(latency)\#(scores)}"#
+            )
+        }
+        for i in 0..<2000 {
+            add("served", "stable", latency: i % 100 == 0 ? 3000 : 100, outcome: i % 100 == 1 ? "upstream_error" : "ok")
+            add("served", "candidate", latency: i % 5 == 0 ? 3000 : 50, outcome: i % 100 == 1 ? "upstream_error" : "ok")
+            add("shadow", "candidate", latency: 50, rouge: i % 5 == 0 ? 0.1 : 0.95)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let rules = """
+            {
+              "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
+                            "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
+              "defaultUpstream": "stable",
+              "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
+              "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, "candidate", "stable"]},
+                "gates": [
+                  {"metric": "latency_ms", "above": 2000, "max": 0.02, "minSamples": 100},
+                  {"metric": "latency_ms", "above": 2000, "vsStable": 0, "minSamples": 100},
+                  {"metric": "rouge_l", "min": 0.7, "minSamples": 100},
+                  {"metric": "rouge_l", "below": 0.3, "max": 0.05, "minSamples": 100},
+                  {"metric": "error_rate", "vsStable": 0.05, "minSamples": 100}
+                ]}}
+            }
+            """
+        let rulesPath = dir + "/rules.json"
+        try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let (rc, out) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)"])
+        #expect(rc == 1, "\(out)")
+        let rows = out.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        func row(_ gate: String, _ needs: String? = nil) -> [String]? {
+            rows.first { $0.count == 9 && $0[2] == "faq" && $0[3] == gate && (needs.map($0[7].contains) ?? true) }
+        }
+        // A fifth of the candidate's served requests (a tenth of its exchanges, shadows included)
+        // are slower than 2 s; stable's 1 %.
+        #expect(row("latency_ms>2000", "<= 0.02")?[8] == "FAIL", "\(out)")
+        #expect(row("latency_ms>2000", "<= 0.02")?[4] == "4000")
+        #expect(row("latency_ms>2000", "stable")?[8] == "FAIL", "\(out)")
+        #expect(row("latency_ms>2000", "stable")?[7].contains("stable n 2000") == true, "\(out)")
+        // The mean ROUGE-L (0.78) passes; its low tail (a fifth under 0.3) does not.
+        #expect(row("rouge_l")?[8] == "PASS", "\(out)")
+        #expect(row("rouge_l<0.3")?[8] == "FAIL", "\(out)")
+        #expect(row("rouge_l<0.3")?[5] == "0.2")
+        // 1 % errors on both sides: not worse than stable by 5 points.
+        #expect(row("error_rate", "stable")?[8] == "PASS", "\(out)")
+    }
+}
+
 @Suite(.serialized) struct GateApplyTests {
     @Test func passingGatesAdvanceTheStage() throws {
         let dir = NSTemporaryDirectory() + "modelflag-apply-\(UUID().uuidString)"

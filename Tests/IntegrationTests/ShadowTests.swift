@@ -343,6 +343,43 @@ import Testing
         }
     }
 
+    /// Tail gates read the same from a live sidecar's `/stats` (its histograms) as from its
+    /// records (every value): same counts, same shares, same verdicts.
+    @Test func tailGatesAgreeAcrossSources() throws {
+        let fleet = try ShadowFleet(
+            candidateArgs: ["--degrade", "faq=0.5"],
+            flagExtra:
+                #", "gates": [{"metric": "rouge_l", "below": 0.9, "max": 0.3, "minSamples": 5}, {"metric": "latency_ms", "above": 10000, "max": 0.5, "minSamples": 5}, {"metric": "error_rate", "vsStable": 0.5, "minSamples": 5}]"#
+        )
+        let c = try Client(port: fleet.port)
+        for i in 0..<40 { #expect(try c.request(chatRequest(Self.body(i))).status == 200) }
+        usleep(500_000)
+        let stats = try Client(port: fleet.proxy.port("admin")).request("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(stats.bodyText.contains(#""tails":{"rouge_l<0.9":{"n":"#), "\(stats.bodyText.prefix(600))")
+        func table(_ out: String) -> [String: [String]] {
+            var rows: [String: [String]] = [:]
+            for line in out.split(separator: "\n") {
+                let f = line.split(separator: "\t").map(String.init)
+                if f.count == 9 && f[0] == "chat" { rows[f[2] + " " + f[3]] = [f[4], f[5], f[8]] }
+            }
+            return rows
+        }
+        let (rcLive, live) = try runBinary([
+            "gate", "--rules", fleet.rulesPath, "--source", "admin://127.0.0.1:\(fleet.proxy.port("admin"))",
+        ])
+        _ = try fleet.stopAndReadRecords()
+        let (rcRecords, recorded) = try runBinary([
+            "gate", "--rules", fleet.rulesPath, "--source", "records:\(fleet.recordsDir)",
+        ])
+        #expect(rcLive == rcRecords)
+        let a = table(live)
+        let b = table(recorded)
+        #expect(a.count == 6, "\(live)")  // (*, faq) x 3 gates
+        #expect(a == b, "live:\n\(live)\nrecords:\n\(recorded)")
+        #expect(a["faq rouge_l<0.9"]?[2] == "FAIL", "\(live)")
+        #expect(a["faq latency_ms>10000"]?[1] == "0.0", "\(live)")
+    }
+
     /// An evaluator that is down costs nothing but its verdict: every request is served, each
     /// shadow record says why it has no evaluator scores, and the failures are counted.
     @Test func aDeadEvaluatorIsCountedNotFelt() throws {

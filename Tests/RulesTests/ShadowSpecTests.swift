@@ -257,3 +257,51 @@ struct ConfidenceGateSpecTests {
         #expect(errors.contains { $0.path == path }, "\(errors)")
     }
 }
+
+/// A flag's promotion `gates`.
+struct PromotionGateSpecTests {
+    func gates(_ list: String) -> String {
+        file(
+            flags: """
+                {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+                  "defaultVariant": "stable", "gates": \(list)}}
+                """)
+    }
+
+    @Test func meansTailsAndYardsticks() throws {
+        let set = try rules(
+            gates(
+                """
+                [{"metric": "rouge_l", "min": 0.7},
+                 {"metric": "rouge_l", "below": 0.3, "max": 0.05, "minSamples": 50},
+                 {"metric": "score:quality", "vsBaseline": 0.1},
+                 {"metric": "latency_ms", "above": 2000, "max": 0.01},
+                 {"metric": "latency_ms", "above": 800, "vsStable": 0},
+                 {"metric": "error_rate", "vsStable": 0.01}]
+                """))
+        let g = set.flags[0].promotionGates
+        #expect(g.count == 6)
+        #expect(g[0].label == "rouge_l" && g[0].higherIsBetter && !g[0].isTail && g[0].minSamples == 100)
+        #expect(g[1].label == "rouge_l<0.3" && !g[1].higherIsBetter && g[1].pastBar(0.29) && !g[1].pastBar(0.3))
+        #expect(g[2].label == "score:quality" && g[2].vsBaseline == 0.1)
+        #expect(g[3].label == "latency_ms>2000" && g[3].pastBar(2000.5) && !g[3].pastBar(2000))
+        #expect(g[4].vsStable == 0 && g[4].above == 800)
+        #expect(g[5].vsStable == 0.01 && !g[5].higherIsBetter)
+    }
+
+    @Test(arguments: [
+        #"[{"metric": "latency_ms", "max": 0.01}]"#,  // latency only as a tail
+        #"[{"metric": "latency_ms", "above": -1, "max": 0.01}]"#,
+        #"[{"metric": "error_rate", "below": 0.3, "max": 0.01}]"#,  // below is for scores
+        #"[{"metric": "rouge_l", "above": 10, "max": 0.01}]"#,  // above is for latency
+        #"[{"metric": "rouge_l", "below": 0.3, "min": 0.9}]"#,  // a tail takes max
+        #"[{"metric": "rouge_l", "vsStable": 0.1}]"#,  // scores compare with the noise floor
+        #"[{"metric": "error_rate", "vsBaseline": 0.1}]"#,
+        #"[{"metric": "error_rate", "max": 0.1, "vsStable": 0.1}]"#,  // one yardstick
+        #"[{"metric": "p99"}]"#,
+    ])
+    func mistakesAreRefused(_ list: String) {
+        let errors = loadErrors(gates(list))
+        #expect(errors.contains { $0.path.hasPrefix("$.flags.chat.gates[0]") }, "\(errors)")
+    }
+}
