@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "modelflag",
             dependencies: [
-                "Proxy", "StandIn", "UVCore", "Rules", "Records",
+                "Proxy", "StandIn", "UVCore", "HTTP1", "Rules", "Records",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,

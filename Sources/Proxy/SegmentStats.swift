@@ -54,6 +54,8 @@ public final class SegmentStats: Sendable {
         /// Since start (Prometheus counters).
         var totalRequests = 0
         var totalErrors = 0
+        /// Since start, per gate label: observations and their sum (for a tail, those past the bar).
+        var gateTotals: [String: (n: Int, sum: Double)] = [:]
     }
 
     static let slots = 10
@@ -74,6 +76,28 @@ public final class SegmentStats: Sendable {
         var scores: PairScores?
         var fallback = false
         var evaluator: [(name: String, value: Double)] = []
+        /// The flag's promotion gates: each gate's observation of this exchange is counted for
+        /// the lifetime counters Prometheus aggregates across pods.
+        var gates: [PromotionGate] = []
+
+        /// This exchange as one observation of `gate` (nil when the gate does not look at it):
+        /// the same values `modelflag gate` reads from a record.
+        func observation(_ gate: PromotionGate) -> Double? {
+            let shadow = role == "shadow"
+            var x: Double?
+            switch gate.metric {
+            case .errorRate: x = ok ? 0 : 1
+            case .latencyMs: x = latencyMs
+            case .rougeL: x = shadow ? scores?.rougeL : nil
+            case .exactMatch: x = shadow ? scores.map { $0.exactMatch ? 1 : 0 } : nil
+            case .refusalRate: x = shadow ? scores.map { $0.shadowRefusal ? 1 : 0 } : nil
+            case .statusMatch: x = shadow ? scores.map { $0.statusMatch ? 1 : 0 } : nil
+            case .score: x = shadow ? evaluator.first { $0.name == gate.scoreName }?.value : nil
+            }
+            guard let v = x else { return nil }
+            if gate.isTail { return gate.pastBar(v) ? 1 : 0 }
+            return Swift.max(0, Swift.min(1, v))
+        }
     }
 
     /// The event of an exchange governed by a flag (nil otherwise: no flag, no row).
@@ -85,10 +109,11 @@ public final class SegmentStats: Sendable {
         let flag = rules.flags[fi]
         let segments = flag.segmentNames(route.segments)
         return Event(
-            flag: flag.key, variant: flag.variants[variant].name, role: role, segments: segments, ok: outcome == .ok,
+            flag: flag.key, variant: flag.variants[variant].name, role: role, segments: segments,
+            ok: outcome == .ok && notes.status < 500,
             latencyMs: endNs >= notes.startNs ? Double(endNs - notes.startNs) / 1e6 : 0,
             ttftMs: notes.streamed && notes.firstByteNs != 0 ? Double(notes.firstByteNs - notes.startNs) / 1e6 : nil,
-            scores: scores)
+            scores: scores, gates: flag.promotionGates)
     }
 
     func observe(_ e: Event, now: Int = Int(time(nil))) {
@@ -107,6 +132,11 @@ public final class SegmentStats: Sendable {
                 if e.fallback { cell.fallbacks += 1 }
                 for (name, v) in e.evaluator { cell.evaluator[name, default: ScoreHistogram()].add(v) }
                 series.totalRequests += 1
+                for gate in e.gates {
+                    guard let x = e.observation(gate) else { continue }
+                    let t = series.gateTotals[gate.label] ?? (0, 0)
+                    series.gateTotals[gate.label] = (t.n + 1, t.sum + x)
+                }
                 if !e.ok {
                     cell.errors += 1
                     series.totalErrors += 1
@@ -132,6 +162,7 @@ public final class SegmentStats: Sendable {
         var window: Cell
         var totalRequests: Int
         var totalErrors: Int
+        var gateTotals: [String: (n: Int, sum: Double)] = [:]
     }
 
     /// Every key's window merged (the last 10 minutes), sorted by flag, segment, variant, role.
@@ -144,7 +175,8 @@ public final class SegmentStats: Sendable {
                     if let c = series.cells[i] { merged.merge(c) }
                 }
                 return Row(
-                    key: key, window: merged, totalRequests: series.totalRequests, totalErrors: series.totalErrors)
+                    key: key, window: merged, totalRequests: series.totalRequests, totalErrors: series.totalErrors,
+                    gateTotals: series.gateTotals)
             }
         }.sorted {
             ($0.key.flag, $0.key.segment, $0.key.variant, $0.key.role)
@@ -350,6 +382,24 @@ extension SegmentStats {
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"mean\"} \(h.mean ?? 0)\n"
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"p5\"} \(h.quantile(0.05) ?? 0)\n"
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"min\"} \(h.min)\n"
+        }
+        if rows.contains(where: { !$0.gateTotals.isEmpty }) {
+            out +=
+                "# HELP modelflag_gate_observations_total Observations of each promotion gate since start (gate = its label), by flag, variant, role, segment.\n"
+            out += "# TYPE modelflag_gate_observations_total counter\n"
+            for r in rows {
+                for (label, t) in r.gateTotals.sorted(by: { $0.key < $1.key }) {
+                    out += "modelflag_gate_observations_total{\(labels(r.key)),gate=\(quote(label))} \(t.n)\n"
+                }
+            }
+            out +=
+                "# HELP modelflag_gate_sum_total Sum of those observations (values in [0, 1]; for a tail, the observations past its bar).\n"
+            out += "# TYPE modelflag_gate_sum_total counter\n"
+            for r in rows {
+                for (label, t) in r.gateTotals.sorted(by: { $0.key < $1.key }) {
+                    out += "modelflag_gate_sum_total{\(labels(r.key)),gate=\(quote(label))} \(t.sum)\n"
+                }
+            }
         }
         if cells > 0 {
             out +=

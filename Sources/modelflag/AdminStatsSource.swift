@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 import Rules
 import UVCore
 
@@ -47,9 +48,23 @@ enum AdminStatsSource {
             response.append(contentsOf: buf[0..<n])
         }
         let separator: [UInt8] = [13, 10, 13, 10]
-        guard let end = response.indices.first(where: { response[$0...].starts(with: separator) }),
-            response.starts(with: "HTTP/1.1 200".utf8)
-        else { throw Failure(description: "\(hostPort)\(path): no 200 answer") }
-        return Array(response[(end + 4)...])
+        guard let end = response.indices.first(where: { response[$0...].starts(with: separator) }) else {
+            throw Failure(description: "\(hostPort)\(path): no HTTP answer")
+        }
+        // Our own response parser and chunked decoder: Prometheus chunks larger answers.
+        let head: ResponseHead
+        do {
+            head = try response[..<(end + 4)].withUnsafeBytes { try ResponseHead.parse($0, limits: Limits()) }
+        } catch {
+            throw Failure(description: "\(hostPort)\(path): bad HTTP answer (\(error))")
+        }
+        guard head.status == 200 else { throw Failure(description: "\(hostPort)\(path): HTTP \(head.status)") }
+        let rest = Array(response[(end + 4)...])
+        guard head.chunked else { return head.contentLength.map { Array(rest.prefix($0)) } ?? rest }
+        var decoder = ChunkedDecoder(maxBody: 64 << 20)
+        var body: [UInt8] = []
+        let result = rest.withUnsafeBytes { decoder.decode($0) { body.append(contentsOf: $0) } }
+        guard case .done = result else { throw Failure(description: "\(hostPort)\(path): truncated chunked answer") }
+        return body
     }
 }

@@ -21,7 +21,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "The rules file (its flags' gates).") var rules: String
     @Option(
         help:
-            "Where the figures come from: records:DIR (a sidecar's --records-dir), or admin://HOST:PORT[,HOST:PORT...] (the sidecars' /stats windows, added up)."
+            "Where the figures come from: records:DIR (a sidecar's --records-dir), admin://HOST:PORT[,HOST:PORT...] (the sidecars' /stats windows, added up), or prometheus://HOST:PORT (the sidecars' gate counters as Prometheus scraped them; with --since, counted from that time)."
     )
     var source: String
     @Option(help: "Only this flag.") var flag: String?
@@ -35,10 +35,12 @@ struct GateCommand: ParsableCommand {
     var apply = false
 
     func validate() throws {
-        guard source.hasPrefix("records:") || source.hasPrefix("admin://") else {
+        guard source.hasPrefix("records:") || source.hasPrefix("admin://") || source.hasPrefix("prometheus://") else {
             throw ValidationError(
-                "--source is records:DIR or admin://HOST:PORT[,HOST:PORT...] (prometheus:// is not built); got '\(source)'"
-            )
+                "--source is records:DIR, admin://HOST:PORT[,HOST:PORT...] or prometheus://HOST:PORT; got '\(source)'")
+        }
+        if source.hasPrefix("prometheus://"), let since, PrometheusSource.unixTime(since) == nil {
+            throw ValidationError("--since is an RFC 3339 UTC time (or a prefix of one); got '\(since)'")
         }
         guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha is between 0 and 1") }
     }
@@ -112,6 +114,28 @@ struct GateCommand: ParsableCommand {
                 }
             }
         }
+        if source.hasPrefix("prometheus://") {
+            let totals: [PrometheusSource.Total]
+            do {
+                totals = try PrometheusSource.totals(source, since: since.flatMap(PrometheusSource.unixTime))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            for t in totals {
+                guard let fk = t.labels["flag"], let f = flags.first(where: { $0.key == fk }),
+                    var variant = t.labels["variant"], let role = t.labels["role"], let segment = t.labels["segment"],
+                    let label = t.labels["gate"], t.n > 0
+                else { continue }
+                if variant == f.variants[f.defaultVariant].name {
+                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
+                }
+                for (gi, gate) in f.promotionGates.enumerated() where gate.label == label {
+                    if role != "shadow" && !GateCommand.everyRole(gate) { continue }
+                    cells[key(fk, variant, segment, gi), default: Cell()].sum += t.sum
+                    cells[key(fk, variant, segment, gi), default: Cell()].n += Int(t.n.rounded())
+                }
+            }
+        }
         let paths = source.hasPrefix("records:") ? recordFiles(in: dir) : []
         files = paths.count
         try forEachRecord(in: paths) { r, _ in
@@ -162,7 +186,11 @@ struct GateCommand: ParsableCommand {
         }
         let each = alpha / Double(rows.count)
         let from =
-            source.hasPrefix("records:") ? "records: \(files) file(s) in \(dir)" : "\(source) (10-minute windows)"
+            source.hasPrefix("records:")
+            ? "records: \(files) file(s) in \(dir)"
+            : source.hasPrefix("admin://")
+                ? "\(source) (10-minute windows)"
+                : "\(source) (\(since.map { "since " + $0 } ?? "since the sidecars started"))"
         print(
             "\(from); alpha \(alpha) over \(rows.count) (variant, segment, gate) cells = \(fmt(each, 5)) each; intervals hold at every sample size"
         )

@@ -533,8 +533,8 @@ extension RecordsCLITests {
         #expect(
             try String(contentsOfFile: rulesPath, encoding: .utf8)
                 == strict.replacingOccurrences(of: #""stage": 0"#, with: #""stage": -1"#))
-        // A source that is not built is a usage error (64), never a verdict.
-        let (rc3, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "prometheus://x:9090"])
+        // An unknown source is a usage error (64), never a verdict.
+        let (rc3, _) = try runBinary(["gate", "--rules", rulesPath, "--source", "influx://x:8086"])
         #expect(rc3 == 64)
     }
 }
