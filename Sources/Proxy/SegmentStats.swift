@@ -350,7 +350,7 @@ extension SegmentStats {
             "# HELP modelflag_segment_requests_total Exchanges by flag, variant, role (served/shadow) and segment (* = all).\n"
         out += "# TYPE modelflag_segment_requests_total counter\n"
         for r in rows { out += "modelflag_segment_requests_total{\(labels(r.key))} \(r.totalRequests)\n" }
-        out += "# HELP modelflag_segment_errors_total Exchanges whose outcome was not ok.\n"
+        out += "# HELP modelflag_segment_errors_total Exchanges whose outcome was not ok, or answered 5xx.\n"
         out += "# TYPE modelflag_segment_errors_total counter\n"
         for r in rows { out += "modelflag_segment_errors_total{\(labels(r.key))} \(r.totalErrors)\n" }
         out += "# HELP modelflag_segment_latency_seconds Latency quantiles over the last 10 minutes.\n"
