@@ -39,6 +39,10 @@ struct GateCommand: ParsableCommand {
             throw ValidationError(
                 "--source is records:DIR, admin://HOST:PORT[,HOST:PORT...] or prometheus://HOST:PORT; got '\(source)'")
         }
+        if source.hasPrefix("admin://") && since != nil {
+            throw ValidationError(
+                "--since applies to records: and prometheus:// sources; admin:// is each sidecar's last 10 minutes")
+        }
         if source.hasPrefix("prometheus://"), let since, PrometheusSource.unixTime(since) == nil {
             throw ValidationError("--since is an RFC 3339 UTC time (or a prefix of one); got '\(since)'")
         }
