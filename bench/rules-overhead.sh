@@ -15,14 +15,14 @@
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
-#   bench/rules-overhead.sh            # DURATION=10s REPS=3 CONNS=32
+#   bench/rules-overhead.sh            # DURATION=10s REPS=3 CONNS=32 THINK_MS=0
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 BIN="${MODELFLAG:-$ROOT/.build/release/modelflag}"
 RUN="${BENCH_RUN_DIR:-/tmp/modelflag-rules-bench}"
-DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"
+DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"; THINK_MS="${THINK_MS:-0}"
 A_NAME="${A_NAME:-no-rules}"; B_NAME="${B_NAME:-rules}"; RELOAD="${RELOAD:-1}"
 rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/tmp"
 pids=()
@@ -87,8 +87,15 @@ tree_cpu_ns() {
   echo "$t"
 }
 
+# THINK_MS > 0: each connection pauses that long between requests (wrk's delay()), so CONNS
+# connections offer a load below saturation and latency is the proxy's, not 1 / throughput.
+script="$SHARED/chat.lua"
+if [ "$THINK_MS" != 0 ]; then
+  printf 'dofile("%s")\nfunction delay() return %s end\n' "$SHARED/chat.lua" "$THINK_MS" > "$RUN/chat-think.lua"
+  script="$RUN/chat-think.lua"
+fi
 run_wrk() {  # PORT -> prints "requests errors p50 p99"
-  local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s chat.lua "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
+  local out; out=$(cd "$SHARED" && wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$script" "http://127.0.0.1:$1/v1/chat/completions" -- chat_request.json 2>&1)
   local req; req=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
   local non2xx; non2xx=$(echo "$out" | sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
   local sockerr; sockerr=$(echo "$out" | sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1+\2+\3+\4/p')
@@ -109,7 +116,7 @@ measure() {  # NAME PID PORT
   echo "$1 requests=$4 errors=$5 p50=$6 p99=$7 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 )) stable_backend_us_per_req=$sus candidate_backend_us_per_req=$cus"
 }
 
-echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS duration=$DURATION reps=$REPS"
+echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS think_ms=$THINK_MS duration=$DURATION reps=$REPS"
 for i in $(seq 1 "$REPS"); do
   if (( i % 2 )); then measure "$A_NAME" $plain 18290; measure "$B_NAME" $ruled 18291
   else measure "$B_NAME" $ruled 18291; measure "$A_NAME" $plain 18290; fi
