@@ -26,6 +26,9 @@ final class ShadowDispatcher {
     private(set) var evaluating: [EvaluatorCall] = []
     private var sweep: Timer?
     private var sweeping = false
+    /// Copies waiting for the end of the loop iteration's I/O phase (see `mirror`).
+    private var staged: [ShadowExchange] = []
+    private var sendCheck: Check?
     private var rng: UInt64
     var encoder = RecordEncoder()
     /// Buffers for scoring pairs (reused).
@@ -86,7 +89,25 @@ final class ShadowDispatcher {
         ex.index = active.count
         active.append(ex)
         startSweep()
-        ex.send(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
+        // Sent after this loop iteration's I/O callbacks: every served request that became ready in
+        // the same iteration goes upstream first (on loopback a send also runs the receiver's TCP
+        // work, so sending copies in between would delay the next client's request).
+        ex.stage(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
+        staged.append(ex)
+        if sendCheck == nil { sendCheck = try? Check(loop: loop) { [weak self] in self?.sendStagedCopies() } }
+        if let sendCheck {
+            sendCheck.start()
+        } else {
+            sendStagedCopies()  // no check handle: send now rather than never
+        }
+    }
+
+    /// The loop's check phase: send the copies staged during this iteration.
+    private func sendStagedCopies() {
+        let list = staged
+        staged.removeAll(keepingCapacity: true)
+        for ex in list { ex.sendStaged() }
+        if staged.isEmpty { sendCheck?.stop() }
     }
 
     /// The call is over (answered, failed or cut): it no longer counts against the cap.
@@ -170,6 +191,9 @@ final class ShadowDispatcher {
 
     /// Shutdown: every shadow still running ends now, recorded as `incomplete`.
     func cancelAll() {
+        staged.removeAll()
+        sendCheck?.close()
+        sendCheck = nil
         while let ex = active.last { ex.cancel() }
         while let call = evaluating.last { call.timedOut() }
         free.removeAll()
@@ -221,6 +245,8 @@ final class ShadowExchange: UpstreamExchange {
     private var path: [UInt8] = []
     private var retried = false
     private var done = true
+    /// Staged by `mirror`, waiting for the dispatcher's check to send it.
+    private var staged = false
     private var isHEAD = false
     private var pairing: Pairing?
     /// Where the flag's evaluator listens (when it has one).
@@ -257,12 +283,20 @@ final class ShadowExchange: UpstreamExchange {
         }
     }
 
-    func send(pool: UpstreamPool, head: [UInt8], body: OutgoingBody, isHEAD: Bool) {
+    /// Copies what the shadow request needs; it goes out at `sendStaged()`.
+    func stage(pool: UpstreamPool, head: [UInt8], body: OutgoingBody, isHEAD: Bool) {
         self.isHEAD = isHEAD
         self.pool = pool
         self.head.removeAll(keepingCapacity: true)
         self.head.append(contentsOf: head)
         splice = body.splice
+        staged = true
+    }
+
+    /// Sends the staged copy (once: a cut or recycled exchange is no longer staged).
+    func sendStaged() {
+        guard staged else { return }
+        staged = false
         dispatch(fresh: false)
     }
 
@@ -279,6 +313,7 @@ final class ShadowExchange: UpstreamExchange {
     }
 
     func timedOut() {
+        staged = false
         upstream?.abandon()
         upstream = nil
         if notes.status == 0 { notes.status = 504 }
@@ -286,6 +321,7 @@ final class ShadowExchange: UpstreamExchange {
     }
 
     func cancel() {
+        staged = false
         upstream?.abandon()
         upstream = nil
         finish(.incomplete)

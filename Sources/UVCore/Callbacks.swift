@@ -76,6 +76,11 @@ func timerCallback(_ t: UnsafeMutablePointer<uv_timer_t>?) {
     Unmanaged<Timer>.fromOpaque(data).takeUnretainedValue().fire()
 }
 
+func checkCallback(_ c: UnsafeMutablePointer<uv_check_t>?) {
+    guard let c, let data = c.pointee.data else { return }
+    Unmanaged<Check>.fromOpaque(data).takeUnretainedValue().fire()
+}
+
 func signalCallback(_ h: UnsafeMutablePointer<uv_signal_t>?, _ signum: Int32) {
     guard let h, let data = h.pointee.data else { return }
     Unmanaged<SignalWatcher>.fromOpaque(data).takeUnretainedValue().fire(signum)

@@ -16,6 +16,31 @@ import UVCore
         #expect(loop.closeAll() == 0)
     }
 
+    /// A check runs after the iteration's I/O callbacks: what a timer callback queues is seen by
+    /// the check of the same iteration, before any later timer fires.
+    @Test func checkRunsAfterTheIterationsCallbacks() throws {
+        let loop = try Loop()
+        var order: [String] = []
+        var check: Check?
+        check = try Check(loop: loop) {
+            order.append("check")
+            check?.stop()
+        }
+        let first = try Timer(loop: loop) {
+            order.append("timer")
+            check?.start()
+        }
+        let later = try Timer(loop: loop) { order.append("later") }
+        first.start(ms: 1)
+        later.start(ms: 30)
+        loop.run()
+        #expect(order == ["timer", "check", "later"])
+        check?.close()
+        first.close()
+        later.close()
+        #expect(loop.closeAll() == 0)
+    }
+
     @Test func asyncWakeFromAnotherThread() throws {
         let loop = try Loop()
         var woken = 0
