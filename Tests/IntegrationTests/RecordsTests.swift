@@ -26,8 +26,10 @@ import Testing
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The header timeout is far from the 200 ms after which the impatient client leaves, so a
-        // loaded machine cannot turn its `client_cancelled` into a `timeout`.
-        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--upstream-header-timeout", "1500ms"])
+        // loaded machine cannot turn its `client_cancelled` into a `timeout`: a proxy starved of CPU
+        // for longer than the gap (a headless browser starting in a parallel test took over 1.3 s
+        // once) runs its expired timers before it reads the client's EOF.
+        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--upstream-header-timeout", "4000ms"])
         let c = try Client(port: stack.port)
         for i in 0..<20 { #expect(try c.request(chatRequest(extra: "X-Request-Id: ok-\(i)\r\n")).status == 200) }
         #expect(try c.request(chatRequest(extra: "X-Request-Id: err-1\r\nX-StandIn-Fault: reset\r\n")).status == 502)
@@ -40,7 +42,7 @@ import Testing
         _ = s.readToEnd()
         // A client that leaves while the model is still thinking.
         let gone = try Client(port: stack.port)
-        gone.send(chatRequest(extra: "X-Request-Id: gone-1\r\nX-StandIn-Fault: delay=5000\r\n"))
+        gone.send(chatRequest(extra: "X-Request-Id: gone-1\r\nX-StandIn-Fault: delay=10000\r\n"))
         usleep(200_000)
         close(gone.fd)
         usleep(300_000)
