@@ -25,11 +25,7 @@ import Testing
     @Test func everyExchangeIsRecordedWithItsOutcome() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // The header timeout is far from the 200 ms after which the impatient client leaves, so a
-        // loaded machine cannot turn its `client_cancelled` into a `timeout`: a proxy starved of CPU
-        // for longer than the gap (a headless browser starting in a parallel test took over 1.3 s
-        // once) runs its expired timers before it reads the client's EOF.
-        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--upstream-header-timeout", "4000ms"])
+        let stack = try Stack(proxyArgs: ["--records-dir", dir, "--upstream-header-timeout", "1500ms"])
         let c = try Client(port: stack.port)
         for i in 0..<20 { #expect(try c.request(chatRequest(extra: "X-Request-Id: ok-\(i)\r\n")).status == 200) }
         #expect(try c.request(chatRequest(extra: "X-Request-Id: err-1\r\nX-StandIn-Fault: reset\r\n")).status == 502)
@@ -40,15 +36,20 @@ import Testing
                 #"{"stream":true,"messages":[]}"#, extra: "X-Request-Id: cut-1\r\nX-StandIn-Fault: close-mid-stream\r\n"
             ))
         _ = s.readToEnd()
-        // A client that leaves while the model is still thinking.
-        let gone = try Client(port: stack.port)
-        gone.send(chatRequest(extra: "X-Request-Id: gone-1\r\nX-StandIn-Fault: delay=10000\r\n"))
+        // A client that leaves while the model is still thinking, on a sidecar whose header timeout
+        // is a minute away: however long a loaded machine starves it, it reads the client's EOF
+        // before that timer is due (it runs expired timers before it reads sockets).
+        let patient = try Stack(proxyArgs: ["--records-dir", dir + "/patient", "--upstream-header-timeout", "60s"])
+        let gone = try Client(port: patient.port)
+        gone.send(chatRequest(extra: "X-Request-Id: gone-1\r\nX-StandIn-Fault: delay=120000\r\n"))
         usleep(200_000)
         close(gone.fd)
         usleep(300_000)
         stack.proxy.signal(SIGTERM)  // records are flushed and fsynced at shutdown
+        patient.proxy.signal(SIGTERM)
         #expect(stack.proxy.wait(timeout: 10) == 0)
-        let records = try readRecords(dir)
+        #expect(patient.proxy.wait(timeout: 10) == 0)
+        let records = try readRecords(dir) + readRecords(dir + "/patient")
         let byId = Dictionary(records.map { ($0["request_id"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(records.count == 24)
         for i in 0..<20 {
@@ -394,7 +395,7 @@ extension RecordsCLITests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let padding = String(repeating: "p", count: 700)
-        let n = 30_000  // about 24 MiB
+        let n = 21_000  // about 17 MiB: over the 16 MiB the CLI once stopped at
         var text = #"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"big"}"# + "\n"
         text.reserveCapacity(n * 820)
         for i in 1...n {
