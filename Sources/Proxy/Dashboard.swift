@@ -27,6 +27,10 @@ enum Dashboard {
         <div id="flags"></div>
         <script>
         function fmt(v, digits) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits); }
+        // Names come from the rules file and labels carry < and >: never markup.
+        function esc(t) {
+          return String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+        }
         function cell(row) {
           if (!row) return "<td>–</td>";
           let s = row.requests + " req, " + fmt(100 * (row.error_rate || 0), 1) + " % err";
@@ -36,8 +40,8 @@ enum Dashboard {
           for (const g of row.gates || []) {
             const v = g.verdict.toLowerCase();
             const need = g.max !== undefined ? "≤ " + g.max : "≥ " + g.min;
-            s += '<br><span class="verdict ' + v + '" title="' + g.metric + " " + fmt(g.value, 3) + " [" + fmt(g.low, 3) + ", " +
-              fmt(g.high, 3) + "] needs " + need + ", n " + g.n + '">' + g.metric + " " + g.verdict + "</span>";
+            s += '<br><span class="verdict ' + esc(v) + '" title="' + esc(g.metric) + " " + fmt(g.value, 3) + " [" + fmt(g.low, 3) + ", " +
+              fmt(g.high, 3) + "] needs " + esc(need) + ", n " + g.n + '">' + esc(g.metric) + " " + esc(g.verdict) + "</span>";
           }
           return "<td>" + s + "</td>";
         }
@@ -53,9 +57,9 @@ enum Dashboard {
           for (const [name, f] of Object.entries(flags)) {
             const cols = [...f.columns].sort();
             const segs = [...f.segments].sort((a, b) => a === "*" ? -1 : b === "*" ? 1 : a.localeCompare(b));
-            html += "<h2>flag " + name + "</h2><table><tr><th>segment</th>" + cols.map(c => "<th>" + c + "</th>").join("") + "</tr>";
+            html += "<h2>flag " + esc(name) + "</h2><table><tr><th>segment</th>" + cols.map(c => "<th>" + esc(c) + "</th>").join("") + "</tr>";
             for (const s of segs) {
-              html += '<tr><td class="segment">' + (s === "*" ? "* (all)" : s) + "</td>" + cols.map(c => cell(f.rows[s + "|" + c])).join("") + "</tr>";
+              html += '<tr><td class="segment">' + (s === "*" ? "* (all)" : esc(s)) + "</td>" + cols.map(c => cell(f.rows[s + "|" + c])).join("") + "</tr>";
             }
             html += "</table>";
           }

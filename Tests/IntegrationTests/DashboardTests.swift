@@ -13,7 +13,7 @@ import Testing
         let fleet = try ShadowTests.ShadowFleet(
             candidateModel: "stable-v1",
             flagExtra:
-                #", "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 10}, {"metric": "error_rate", "max": 0.5, "minSamples": 10}]"#
+                #", "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 10}, {"metric": "error_rate", "max": 0.5, "minSamples": 10}, {"metric": "rouge_l", "below": 0.5, "max": 0.5, "minSamples": 10}]"#
         )
         let c = try Client(port: fleet.port)
         for i in 0..<60 { #expect(try c.request(chatRequest(ShadowTests.body(i))).status == 200) }
@@ -25,7 +25,7 @@ import Testing
             (try JSONSerialization.jsonObject(with: Data(stats.utf8)) as! [String: Any])["rows"] as! [[String: Any]]
         let all = try #require(rows.first { $0["role"] as? String == "shadow" && $0["segment"] as? String == "*" })
         let verdicts = (all["gates"] as? [[String: Any]] ?? []).compactMap { $0["verdict"] as? String }
-        #expect(verdicts == ["PASS", "PASS"])
+        #expect(verdicts == ["PASS", "PASS", "PASS"])
         let metrics = try Client(port: admin).request("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
         #expect(
             metrics.contains(
@@ -44,6 +44,7 @@ import Testing
         #expect(dom.contains(#"<td class="segment">faq</td>"#))
         #expect(dom.contains("candidate · shadow"))
         #expect(dom.contains(#"class="verdict pass""#))
+        #expect(dom.contains("rouge_l&lt;0.5 PASS"), "the tail gate's label, as text")
         #expect(!dom.contains(#"class="verdict fail""#))
         #expect(dom.contains(#"<p id="status">window 10 min"#))  // the script ran and read /stats
     }
