@@ -5,7 +5,7 @@ import Glibc
 /// within 3 % of a true sample value. Fixed bins cover 1 µs to about 10 hours in milliseconds;
 /// values outside are clamped to the end bins. Sketches of two windows, workers or pods merge by
 /// adding bins, which is what makes per-segment tails comparable across time and pods.
-struct LatencySketch {
+public struct LatencySketch: Sendable {
     static let alpha = 0.03
     static let gamma = (1 + alpha) / (1 - alpha)
     static let logGamma = log(gamma)
@@ -14,12 +14,12 @@ struct LatencySketch {
     static let offset = -Int((log(1e-3) / logGamma).rounded(.down))
 
     private(set) var counts: [UInt32]
-    private(set) var count = 0
+    public private(set) var count = 0
     private(set) var sum = 0.0
     private(set) var min = Double.infinity
-    private(set) var max = 0.0
+    public private(set) var max = 0.0
 
-    init() { counts = [UInt32](repeating: 0, count: LatencySketch.bins) }
+    public init() { counts = [UInt32](repeating: 0, count: LatencySketch.bins) }
 
     static func bin(_ x: Double) -> Int {
         guard x > 0 else { return 0 }
@@ -32,7 +32,7 @@ struct LatencySketch {
         2 * pow(gamma, Double(i - offset)) / (gamma + 1)
     }
 
-    mutating func add(_ x: Double) {
+    public mutating func add(_ x: Double) {
         counts[LatencySketch.bin(x)] += 1
         count += 1
         sum += x
@@ -50,7 +50,7 @@ struct LatencySketch {
     }
 
     /// The q-quantile (0…1); nil when empty. The extremes are exact.
-    func quantile(_ q: Double) -> Double? {
+    public func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }
         if q <= 0 { return min }
         if q >= 1 { return max }

@@ -184,26 +184,26 @@ struct RecordsStats: ParsableCommand {
     @OptionGroup var filters: RecordFilters
 
     func run() throws {
-        var groups: [String: (count: Int, errors: Int, latencies: [Double])] = [:]
+        // Latencies go into a sketch per group (DDSketch buckets, 3 % relative accuracy): memory
+        // stays bounded by the number of groups however many records are read.
+        var groups: [String: (count: Int, errors: Int, latencies: LatencySketch)] = [:]
         try filters.forEach { r, _ in
             let segments = (r["segments"]?.array ?? []).compactMap(\.string)
             for segment in segments.isEmpty ? ["-"] : segments {
                 let key =
                     "\(r["flag"]?.string ?? "-")\t\(r["variant"]?.string ?? "-")\t\(r["role"]?.string ?? "-")\t\(segment)\t\(r["model_version"]?.string ?? "-")"
-                var g = groups[key] ?? (0, 0, [])
+                var g = groups[key] ?? (0, 0, LatencySketch())
                 g.count += 1
                 if r["outcome"]?.string != "ok" { g.errors += 1 }
-                if let l = r["latency_ms"]?.number { g.latencies.append(l) }
+                if let l = r["latency_ms"]?.number { g.latencies.add(l) }
                 groups[key] = g
             }
         }
         print("flag\tvariant\trole\tsegment\tmodel_version\trequests\tnot_ok\tp50_ms\tp90_ms\tp99_ms\tmax_ms")
         for key in groups.keys.sorted() {
             let g = groups[key]!
-            let sorted = g.latencies.sorted()
             func q(_ p: Double) -> String {
-                guard !sorted.isEmpty else { return "-" }
-                let v = sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
+                guard let v = g.latencies.quantile(p) else { return "-" }
                 return String(Double(Int(v * 1000)) / 1000)
             }
             print("\(key)\t\(g.count)\t\(g.errors)\t\(q(0.5))\t\(q(0.9))\t\(q(0.99))\t\(q(1))")

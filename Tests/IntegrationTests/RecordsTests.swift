@@ -388,6 +388,32 @@ final class FollowingTailer: @unchecked Sendable {
 }
 
 extension RecordsCLITests {
+    /// `records stats` percentiles come from a sketch (memory bounded by the groups, not the
+    /// records): within 3 % of the exact order statistics, the maximum exact.
+    @Test func statsPercentilesAreWithinTheSketchAccuracy() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-pct-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"p"}"#]
+        for i in 1...1000 {
+            lines.append(
+                #"{"seq":\#(i),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"served","flag":"chat","variant":"x","model_version":"v1","status":200,"outcome":"ok","latency_ms":\#(Double(i) + 0.5)}"#
+            )
+        }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        let (rc, out) = try run(["records", "stats", "--dir", dir])
+        #expect(rc == 0)
+        let columns = try #require(out.split(separator: "\n").dropFirst().first).split(separator: "\t").map(String.init)
+        try #require(columns.count == 11, "\(out)")
+        #expect(columns[5] == "1000")
+        for (column, exact) in [(7, 500.5), (8, 900.5), (9, 990.5)] {
+            let v = try #require(Double(columns[column]))
+            #expect(abs(v - exact) / exact <= 0.03, "column \(column): \(v) against \(exact)")
+        }
+        #expect(columns[10] == "1000.5")
+    }
+
     /// Rotated files are 64 MiB by default: the CLI reads files of any size (it once skipped
     /// files over 16 MiB without a word), and a file it cannot read is an error, never a quiet gap.
     @Test func bigRotatedFilesAreReadWhole() throws {
