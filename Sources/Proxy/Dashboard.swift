@@ -37,9 +37,13 @@ enum Dashboard {
           if (row.latency_ms) s += "<br>p99 " + fmt(row.latency_ms.p99, 1) + " ms";
           if (row.scores) s += "<br>ROUGE-L " + fmt(row.scores.rouge_l_mean, 2) + " (p5 " + fmt(row.scores.rouge_l_p5, 2) + ")";
           if (row.fallback_rate !== undefined) s += "<br>fallback " + fmt(100 * row.fallback_rate, 1) + " %";
+          for (const [name, e] of Object.entries(row.evaluator || {}))
+            s += "<br>" + esc(name) + " " + fmt(e.mean, 2) + " (p5 " + fmt(e.p5, 2) + ", n " + e.n + ")";
           for (const g of row.gates || []) {
             const v = g.verdict.toLowerCase();
-            const need = g.max !== undefined ? "≤ " + g.max : "≥ " + g.min;
+            const need = g.vsBaseline !== undefined ? "vs noise floor ± " + g.vsBaseline
+              : g.vsStable !== undefined ? "≤ stable + " + g.vsStable
+              : g.max !== undefined ? "≤ " + g.max : "≥ " + g.min;
             s += '<br><span class="verdict ' + esc(v) + '" title="' + esc(g.metric) + " " + fmt(g.value, 3) + " [" + fmt(g.low, 3) + ", " +
               fmt(g.high, 3) + "] needs " + esc(need) + ", n " + g.n + '">' + esc(g.metric) + " " + esc(g.verdict) + "</span>";
           }

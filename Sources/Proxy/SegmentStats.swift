@@ -284,10 +284,16 @@ extension SegmentStats {
             out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors),\"gates\":["
             for (gi, gate) in gates(for: row, in: rules).enumerated() {
                 if gi > 0 { out += "," }
-                let (count, mean, low, high, verdict) = judge(gate, w, cells: cells, alpha: alpha)
-                out += "{\"metric\":\"\(gate.label)\",\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
-                out +=
-                    ",\"low\":\(num(low)),\"high\":\(num(high)),\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
+                let (count, mean, low, high, verdict) = judge(gate, row, rows, rules, cells: cells, alpha: alpha)
+                out += "{\"metric\":\(quote(gate.label)),\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
+                out += ",\"low\":\(num(low)),\"high\":\(num(high))"
+                if let d = gate.vsBaseline {
+                    out += ",\"vsBaseline\":\(num(d))"
+                } else if let d = gate.vsStable {
+                    out += ",\"vsStable\":\(num(d))"
+                } else {
+                    out += ",\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
+                }
                 out += ",\"verdict\":\"\(verdict.rawValue)\"}"
             }
             out += "]}"
@@ -295,17 +301,40 @@ extension SegmentStats {
         return out + "]}\n"
     }
 
-    /// One gate on one row's window: the same statistics as `modelflag gate`.
-    private func judge(_ gate: PromotionGate, _ w: Cell, cells: Int, alpha: Double) -> (
-        n: Int, mean: Double, low: Double, high: Double, verdict: GateVerdict
-    ) {
-        let (sum, count) = SegmentStats.figure(gate, w)
-        let cs = ConfidenceSequence(alpha: alpha / Double(max(1, cells)), tunedFor: gate.minSamples)
-        let (mean, low, high) = cs.interval(sum: sum, n: count)
+    /// One gate on one row's window: the same statistics as `modelflag gate`. A comparison gate
+    /// reads its reference from the same window: the default variant's shadow row of the segment
+    /// (`vsBaseline`, the noise floor) or its served row (`vsStable`), each side's interval at
+    /// half the cell's α.
+    private func judge(
+        _ gate: PromotionGate, _ row: Row, _ rows: [Row], _ rules: RuleSet?, cells: Int, alpha: Double
+    ) -> (n: Int, mean: Double, low: Double, high: Double, verdict: GateVerdict) {
+        let (sum, count) = SegmentStats.figure(gate, row.window)
+        let each = alpha / Double(max(1, cells))
+        guard let delta = gate.vsBaseline ?? gate.vsStable else {
+            let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
+            let (mean, low, high) = cs.interval(sum: sum, n: count)
+            let verdict = GateVerdict.decide(
+                low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min ?? 0,
+                atMost: gate.max != nil)
+            return (count, mean, low, high, verdict)
+        }
+        let flag = rules?.flags.first { $0.key == row.key.flag }
+        let stable = flag.map { $0.variants[$0.defaultVariant].name }
+        let role = gate.vsBaseline != nil ? "shadow" : "served"
+        let reference = rows.first {
+            $0.key.flag == row.key.flag && $0.key.variant == stable && $0.key.role == role
+                && $0.key.segment == row.key.segment
+        }
+        let (refSum, refCount) = reference.map { SegmentStats.figure(gate, $0.window) } ?? (0, 0)
+        let cs = ConfidenceSequence(alpha: each / 2, tunedFor: gate.minSamples)
+        let c = cs.interval(sum: sum, n: count)
+        let b = cs.interval(sum: refSum, n: refCount)
+        let n = min(count, refCount)
+        let better = gate.higherIsBetter
         let verdict = GateVerdict.decide(
-            low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min ?? 0,
-            atMost: gate.max != nil)
-        return (count, mean, low, high, verdict)
+            low: c.low - b.high, high: c.high - b.low, n: n, minSamples: gate.minSamples,
+            threshold: better ? -delta : delta, atMost: !better)
+        return (n, c.mean - b.mean, c.low - b.high, c.high - b.low, verdict)
     }
 
     /// The promotion gates a row can be judged on: candidate variants only; `error_rate` on every
@@ -314,10 +343,8 @@ extension SegmentStats {
         guard let rules, let flag = rules.flags.first(where: { $0.key == row.key.flag }),
             flag.variants[flag.defaultVariant].name != row.key.variant
         else { return [] }
-        // Comparisons with the noise floor or stable need another row: `modelflag gate` judges those.
         return flag.promotionGates.filter {
-            $0.vsBaseline == nil && $0.vsStable == nil
-                && ($0.metric == .errorRate || $0.metric == .latencyMs || row.key.role == "shadow")
+            $0.metric == .errorRate || $0.metric == .latencyMs || row.key.role == "shadow"
         }
     }
 
@@ -407,7 +434,7 @@ extension SegmentStats {
             out += "# TYPE modelflag_gate_verdict gauge\n"
             for r in rows {
                 for gate in gates(for: r, in: rules) {
-                    let v = judge(gate, r.window, cells: cells, alpha: alpha).verdict
+                    let v = judge(gate, r, rows, rules, cells: cells, alpha: alpha).verdict
                     let value = v == .pass ? 1 : v == .fail ? -1 : 0
                     out += "modelflag_gate_verdict{\(labels(r.key)),metric=\"\(gate.label)\"} \(value)\n"
                 }

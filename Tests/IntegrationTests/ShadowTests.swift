@@ -324,6 +324,22 @@ import Testing
         #expect(decided["escalation"]?.verdict == "FAIL", "\(last)")
         #expect(decided["faq"]?.verdict == "PASS", "\(last)")
         #expect(decided["*"]?.verdict == "PASS", "\(last)")
+        // The pod's own window says the same on /stats (and so on the dashboard): the noise-floor
+        // comparison judged per row against stable's shadow row of the same segment.
+        let stats = try Client(port: fleet.proxy.port("admin")).request("GET /stats HTTP/1.1\r\nHost: a\r\n\r\n")
+        let statRows =
+            (try JSONSerialization.jsonObject(with: Data(stats.bodyText.utf8)) as! [String: Any])["rows"]
+            as! [[String: Any]]
+        func podVerdict(_ segment: String) -> String? {
+            let row = statRows.first {
+                $0["variant"] as? String == "candidate" && $0["role"] as? String == "shadow"
+                    && $0["segment"] as? String == segment
+            }
+            return (row?["gates"] as? [[String: Any]])?.first { $0["metric"] as? String == "score:quality" }?["verdict"]
+                as? String
+        }
+        #expect(podVerdict("escalation") == "FAIL")
+        #expect(podVerdict("faq") == "PASS")
         // The average says promote; one segment says no. Segment by segment:
         let (rc, applied) = try runBinary(["gate", "--rules", fleet.rulesPath, "--source", admin, "--apply"])
         #expect(rc == 1)
