@@ -64,7 +64,9 @@ import Testing
         }
         #expect(names.count > 10)
         let fleet = try ShadowTests.ShadowFleet(
-            flagExtra: #", "rollbackOn": [{"variant": "candidate", "above": 0.5}]"#)
+            flagExtra:
+                #", "rollbackOn": [{"variant": "candidate", "above": 0.5}], "evaluator": {"url": "http://127.0.0.1:STABLE_PORT/v1/evaluate"}, "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 5}, {"metric": "score:quality", "below": 0.5, "max": 0.5, "minSamples": 5}]"#
+        )
         let c = try Client(port: fleet.port)
         for i in 0..<10 { #expect(try c.request(chatRequest(ShadowTests.body(i))).status == 200) }
         usleep(300_000)
