@@ -94,9 +94,7 @@ public final class SegmentStats: Sendable {
             case .statusMatch: x = shadow ? scores.map { $0.statusMatch ? 1 : 0 } : nil
             case .score: x = shadow ? evaluator.first { $0.name == gate.scoreName }?.value : nil
             }
-            guard let v = x else { return nil }
-            if gate.isTail { return gate.pastBar(v) ? 1 : 0 }
-            return Swift.max(0, Swift.min(1, v))
+            return x.map(gate.observation)
         }
     }
 
@@ -284,9 +282,9 @@ extension SegmentStats {
             out += ",\"total_requests\":\(row.totalRequests),\"total_errors\":\(row.totalErrors),\"gates\":["
             for (gi, gate) in gates(for: row, in: rules).enumerated() {
                 if gi > 0 { out += "," }
-                let (count, mean, low, high, verdict) = judge(gate, row, rows, rules, cells: cells, alpha: alpha)
-                out += "{\"metric\":\(quote(gate.label)),\"n\":\(count),\"value\":\(num(count > 0 ? mean : nil))"
-                out += ",\"low\":\(num(low)),\"high\":\(num(high))"
+                let j = judge(gate, row, rows, rules, cells: cells, alpha: alpha)
+                out += "{\"metric\":\(quote(gate.label)),\"n\":\(j.n),\"value\":\(num(j.n > 0 ? j.mean : nil))"
+                out += ",\"low\":\(num(j.low)),\"high\":\(num(j.high))"
                 if let d = gate.vsBaseline {
                     out += ",\"vsBaseline\":\(num(d))"
                 } else if let d = gate.vsStable {
@@ -294,47 +292,34 @@ extension SegmentStats {
                 } else {
                     out += ",\(gate.max != nil ? "\"max\"" : "\"min\""):\(num(gate.max ?? gate.min))"
                 }
-                out += ",\"verdict\":\"\(verdict.rawValue)\"}"
+                out += ",\"verdict\":\"\(j.verdict.rawValue)\"}"
             }
             out += "]}"
         }
         return out + "]}\n"
     }
 
-    /// One gate on one row's window: the same statistics as `modelflag gate`. A comparison gate
-    /// reads its reference from the same window: the default variant's shadow row of the segment
-    /// (`vsBaseline`, the noise floor) or its served row (`vsStable`), each side's interval at
-    /// half the cell's α.
+    /// One gate on one row's window, judged like `modelflag gate` does. A comparison gate reads
+    /// its reference from the same window: the default variant's shadow row of the segment
+    /// (`vsBaseline`, the noise floor) or its served row (`vsStable`).
     private func judge(
         _ gate: PromotionGate, _ row: Row, _ rows: [Row], _ rules: RuleSet?, cells: Int, alpha: Double
-    ) -> (n: Int, mean: Double, low: Double, high: Double, verdict: GateVerdict) {
+    ) -> GateJudge.Outcome {
         let (sum, count) = SegmentStats.figure(gate, row.window)
-        let each = alpha / Double(max(1, cells))
-        guard let delta = gate.vsBaseline ?? gate.vsStable else {
-            let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
-            let (mean, low, high) = cs.interval(sum: sum, n: count)
-            let verdict = GateVerdict.decide(
-                low: low, high: high, n: count, minSamples: gate.minSamples, threshold: gate.max ?? gate.min ?? 0,
-                atMost: gate.max != nil)
-            return (count, mean, low, high, verdict)
+        var reference: (sum: Double, n: Int)?
+        if gate.vsBaseline != nil || gate.vsStable != nil {
+            let flag = rules?.flags.first { $0.key == row.key.flag }
+            let stable = flag.map { $0.variants[$0.defaultVariant].name }
+            let role = gate.vsBaseline != nil ? "shadow" : "served"
+            let ref = rows.first {
+                $0.key.flag == row.key.flag && $0.key.variant == stable && $0.key.role == role
+                    && $0.key.segment == row.key.segment
+            }
+            let (refSum, refCount) = ref.map { SegmentStats.figure(gate, $0.window) } ?? (0, 0)
+            reference = (refSum, refCount)
         }
-        let flag = rules?.flags.first { $0.key == row.key.flag }
-        let stable = flag.map { $0.variants[$0.defaultVariant].name }
-        let role = gate.vsBaseline != nil ? "shadow" : "served"
-        let reference = rows.first {
-            $0.key.flag == row.key.flag && $0.key.variant == stable && $0.key.role == role
-                && $0.key.segment == row.key.segment
-        }
-        let (refSum, refCount) = reference.map { SegmentStats.figure(gate, $0.window) } ?? (0, 0)
-        let cs = ConfidenceSequence(alpha: each / 2, tunedFor: gate.minSamples)
-        let c = cs.interval(sum: sum, n: count)
-        let b = cs.interval(sum: refSum, n: refCount)
-        let n = min(count, refCount)
-        let better = gate.higherIsBetter
-        let verdict = GateVerdict.decide(
-            low: c.low - b.high, high: c.high - b.low, n: n, minSamples: gate.minSamples,
-            threshold: better ? -delta : delta, atMost: !better)
-        return (n, c.mean - b.mean, c.low - b.high, c.high - b.low, verdict)
+        return GateJudge.judge(
+            gate, sum: sum, n: count, reference: reference, alpha: alpha / Double(max(1, cells)))
     }
 
     /// The promotion gates a row can be judged on: candidate variants only; `error_rate` on every

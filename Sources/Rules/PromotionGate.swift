@@ -59,6 +59,14 @@ public struct PromotionGate: Sendable {
     /// Whether the gate counts a tail (the share past a bar) rather than a mean.
     public var isTail: Bool { below != nil || above != nil }
 
+    /// A raw value (a score, a latency, 0/1 for an error) as this gate's observation in [0, 1]:
+    /// for a tail 1 when past the bar else 0, otherwise the value clamped. Records, `/stats` and
+    /// the Prometheus counters all go through it.
+    public func observation(_ value: Double) -> Double {
+        if isTail { return pastBar(value) ? 1 : 0 }
+        return Swift.max(0, Swift.min(1, value))
+    }
+
     /// Whether one observation is past the tail's bar.
     public func pastBar(_ x: Double) -> Bool {
         if let below { return x < below }

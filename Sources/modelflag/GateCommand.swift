@@ -54,6 +54,13 @@ struct GateCommand: ParsableCommand {
     /// The cell key standing for the default variant's own served (and gated) exchanges.
     static let stable = "\u{0}stable"
 
+    /// The cell a figure counts in: the candidate's own name, or for the default variant the
+    /// noise floor (its shadow copies of itself) or stable's own exchanges (served).
+    static func cellVariant(_ f: Rules.Flag, _ variant: String, role: String) -> String {
+        guard variant == f.variants[f.defaultVariant].name else { return variant }
+        return role == "shadow" ? baseline : stable
+    }
+
     /// Gates judged on every exchange of the candidate (served, gated and shadow); the others on
     /// its shadow answers only.
     static func everyRole(_ gate: PromotionGate) -> Bool { gate.metric == .errorRate || gate.metric == .latencyMs }
@@ -84,12 +91,9 @@ struct GateCommand: ParsableCommand {
             }
             for r in statsRows {
                 guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
-                    var variant = r["variant"]?.string, let role = r["role"]?.string, let segment = r["segment"]?.string
+                    let name = r["variant"]?.string, let role = r["role"]?.string, let segment = r["segment"]?.string
                 else { continue }
-                if variant == f.variants[f.defaultVariant].name {
-                    // The default variant: shadowed against itself, the noise floor; served, stable's own figures.
-                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
-                }
+                let variant = GateCommand.cellVariant(f, name, role: role)
                 let requests = r["requests"]?.number ?? 0
                 let scored = r["scores"]?["n"]?.number ?? 0
                 for (gi, gate) in f.promotionGates.enumerated() {
@@ -127,12 +131,10 @@ struct GateCommand: ParsableCommand {
             }
             for t in totals {
                 guard let fk = t.labels["flag"], let f = flags.first(where: { $0.key == fk }),
-                    var variant = t.labels["variant"], let role = t.labels["role"], let segment = t.labels["segment"],
+                    let name = t.labels["variant"], let role = t.labels["role"], let segment = t.labels["segment"],
                     let label = t.labels["gate"], t.n > 0
                 else { continue }
-                if variant == f.variants[f.defaultVariant].name {
-                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
-                }
+                let variant = GateCommand.cellVariant(f, name, role: role)
                 for (gi, gate) in f.promotionGates.enumerated() where gate.label == label {
                     if role != "shadow" && !GateCommand.everyRole(gate) { continue }
                     cells[key(fk, variant, segment, gi), default: Cell()].sum += t.sum
@@ -143,39 +145,33 @@ struct GateCommand: ParsableCommand {
         let paths = source.hasPrefix("records:") ? recordFiles(in: dir) : []
         files = paths.count
         try forEachRecord(in: paths) { r, _ in
-            do {
-                guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
-                    var variant = r["variant"]?.string
-                else { return }
-                if let since, (r["ts"]?.string ?? "") < since { return }
-                let role = r["role"]?.string ?? ""
-                if variant == f.variants[f.defaultVariant].name {
-                    // The default variant: shadowed against itself, the noise floor; served, stable's own figures.
-                    variant = role == "shadow" ? GateCommand.baseline : GateCommand.stable
+            guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
+                let name = r["variant"]?.string
+            else { return }
+            if let since, (r["ts"]?.string ?? "") < since { return }
+            let role = r["role"]?.string ?? ""
+            let variant = GateCommand.cellVariant(f, name, role: role)
+            let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)
+            let scores = r["scores"]
+            let dropped = r["outcome"]?.string == "dropped"
+            for (gi, gate) in f.promotionGates.enumerated() {
+                var x: Double?
+                switch gate.metric {
+                case .errorRate:
+                    let bad = r["outcome"]?.string != "ok" || (r["status"]?.number ?? 0) >= 500
+                    x = dropped ? nil : (bad ? 1 : 0)
+                case .latencyMs: x = dropped ? nil : r["latency_ms"]?.number
+                case .rougeL: x = role == "shadow" ? scores?["rouge_l"]?.number : nil
+                case .exactMatch: x = role == "shadow" ? bool(scores?["exact_match"]) : nil
+                case .refusalRate: x = role == "shadow" ? bool(scores?["shadow_refusal"]) : nil
+                case .statusMatch: x = role == "shadow" ? bool(scores?["status_match"]) : nil
+                case .score:
+                    x = role == "shadow" ? r["evaluator"]?["scores"]?[gate.scoreName ?? ""]?.number : nil
                 }
-                let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)
-                let scores = r["scores"]
-                let dropped = r["outcome"]?.string == "dropped"
-                for (gi, gate) in f.promotionGates.enumerated() {
-                    var x: Double?
-                    switch gate.metric {
-                    case .errorRate:
-                        let bad = r["outcome"]?.string != "ok" || (r["status"]?.number ?? 0) >= 500
-                        x = dropped ? nil : (bad ? 1 : 0)
-                    case .latencyMs: x = dropped ? nil : r["latency_ms"]?.number
-                    case .rougeL: x = role == "shadow" ? scores?["rouge_l"]?.number : nil
-                    case .exactMatch: x = role == "shadow" ? bool(scores?["exact_match"]) : nil
-                    case .refusalRate: x = role == "shadow" ? bool(scores?["shadow_refusal"]) : nil
-                    case .statusMatch: x = role == "shadow" ? bool(scores?["status_match"]) : nil
-                    case .score:
-                        x = role == "shadow" ? r["evaluator"]?["scores"]?[gate.scoreName ?? ""]?.number : nil
-                    }
-                    guard var x else { continue }
-                    if gate.isTail { x = gate.pastBar(x) ? 1 : 0 }
-                    for s in segments {
-                        cells[key(fk, variant, s, gi), default: Cell()].sum += min(1, max(0, x))
-                        cells[key(fk, variant, s, gi), default: Cell()].n += 1
-                    }
+                guard let x else { continue }
+                for s in segments {
+                    cells[key(fk, variant, s, gi), default: Cell()].sum += gate.observation(x)
+                    cells[key(fk, variant, s, gi), default: Cell()].n += 1
                 }
             }
         }
@@ -205,38 +201,19 @@ struct GateCommand: ParsableCommand {
         for row in rows {
             let gate = row.flag.promotionGates[row.gate]
             let cell = cells[key(row.flag.key, row.variant, row.segment, row.gate)] ?? Cell()
-            var n = cell.n
-            var mean: Double
-            var low: Double
-            var high: Double
-            let verdict: GateVerdict
+            let reference = gate.vsBaseline != nil ? GateCommand.baseline : GateCommand.stable
+            let base = cells[key(row.flag.key, reference, row.segment, row.gate)] ?? Cell()
+            let isComparison = gate.vsBaseline != nil || gate.vsStable != nil
+            let j = GateJudge.judge(
+                gate, sum: cell.sum, n: cell.n, reference: isComparison ? (base.sum, base.n) : nil, alpha: each)
+            let (n, mean, low, high, verdict) = (j.n, j.mean, j.low, j.high, j.verdict)
             let needs: String
             if let delta = gate.vsBaseline ?? gate.vsStable {
-                // Candidate minus the reference (noise floor, or stable's own), each side's
-                // interval at half the cell's α.
-                let reference = gate.vsBaseline != nil ? GateCommand.baseline : GateCommand.stable
-                let base = cells[key(row.flag.key, reference, row.segment, row.gate)] ?? Cell()
-                let cs = ConfidenceSequence(alpha: each / 2, tunedFor: gate.minSamples)
-                let c = cs.interval(sum: cell.sum, n: cell.n)
-                let b = cs.interval(sum: base.sum, n: base.n)
-                n = min(cell.n, base.n)
-                mean = c.mean - b.mean
-                low = c.low - b.high
-                high = c.high - b.low
-                let better = gate.higherIsBetter
-                verdict = GateVerdict.decide(
-                    low: low, high: high, n: n, minSamples: gate.minSamples, threshold: better ? -delta : delta,
-                    atMost: !better)
                 let name = gate.vsBaseline != nil ? "baseline" : "stable"
-                needs = (better ? ">= \(name) - " : "<= \(name) + ") + fmt(delta, 4) + " (\(name) n \(base.n))"
+                needs =
+                    (gate.higherIsBetter ? ">= \(name) - " : "<= \(name) + ") + fmt(delta, 4) + " (\(name) n \(base.n))"
             } else {
-                let cs = ConfidenceSequence(alpha: each, tunedFor: gate.minSamples)
-                (mean, low, high) = cs.interval(sum: cell.sum, n: cell.n)
-                let atMost = gate.max != nil
-                let threshold = gate.max ?? gate.min ?? 0
-                verdict = GateVerdict.decide(
-                    low: low, high: high, n: cell.n, minSamples: gate.minSamples, threshold: threshold, atMost: atMost)
-                needs = (atMost ? "<= " : ">= ") + fmt(threshold, 4)
+                needs = (gate.max != nil ? "<= " : ">= ") + fmt(gate.max ?? gate.min ?? 0, 4)
             }
             if verdict == .fail { failed = true }
             if verdict == .inconclusive { inconclusive = true }
