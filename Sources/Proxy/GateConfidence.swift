@@ -66,15 +66,12 @@ enum GateConfidence {
     /// exp(mean of every `"logprob": x`) — the geometric mean of the token probabilities.
     static func meanLogprobConfidence(_ p: UnsafeRawBufferPointer) -> Double? {
         let key: StaticString = "\"logprob\""
-        let k = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
         var sum = 0.0
         var n = 0
         var i = 0
-        while i + k.count < p.count {
-            guard let q = p[i...].firstIndex(of: k[0]), q + k.count < p.count else { break }
+        while let q = ByteSearch.find(key, in: p, from: i) {
             i = q + 1
-            guard memcmp(p.baseAddress! + q, k.baseAddress!, k.count) == 0 else { continue }
-            var j = q + k.count
+            var j = q + key.utf8CodeUnitCount
             while j < p.count, p[j] == 0x20 || p[j] == UInt8(ascii: ":") { j += 1 }
             var e = j
             while e < p.count,

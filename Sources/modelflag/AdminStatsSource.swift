@@ -1,11 +1,7 @@
-import Glibc
-import HTTP1
 import Rules
-import UVCore
 
 /// `modelflag gate --source admin://HOST:PORT[,HOST:PORT...]`: reads each sidecar's `GET /stats`
-/// (its 10-minute window) and adds the pods' figures up. A plain blocking HTTP/1.1 GET with a
-/// timeout: the CLI is a pipeline step, not part of the request path.
+/// (its 10-minute window) and adds the pods' figures up.
 enum AdminStatsSource {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -15,56 +11,12 @@ enum AdminStatsSource {
     static func rows(_ spec: String, timeoutSeconds: Int = 5) throws -> [JSONNode] {
         var out: [JSONNode] = []
         for target in spec.dropFirst("admin://".count).split(separator: ",") {
-            let body = try get(String(target), path: "/stats", timeoutSeconds: timeoutSeconds)
+            let body = try HTTPGet.get(String(target), path: "/stats", timeoutSeconds: timeoutSeconds)
             guard let root = try? JSONParser.parse(body), let rows = root["rows"]?.array else {
                 throw Failure(description: "\(target)/stats: not a modelflag /stats answer")
             }
             out.append(contentsOf: rows)
         }
         return out
-    }
-
-    static func get(_ hostPort: String, path: String, timeoutSeconds: Int) throws -> [UInt8] {
-        guard let address = try? SocketAddress(hostPort) else {
-            throw Failure(description: "cannot resolve \(hostPort)")
-        }
-        let fd = socket(Int32(address.family), Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let connected = address.withSockaddr { connect(fd, $0, $1) }
-        guard connected == 0 else { throw Failure(description: "cannot connect to \(hostPort): errno \(errno)") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(hostPort)\r\nConnection: close\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
-            throw Failure(description: "cannot send to \(hostPort)")
-        }
-        var response: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while response.count < 64 << 20 {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            response.append(contentsOf: buf[0..<n])
-        }
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let end = response.indices.first(where: { response[$0...].starts(with: separator) }) else {
-            throw Failure(description: "\(hostPort)\(path): no HTTP answer")
-        }
-        // Our own response parser and chunked decoder: Prometheus chunks larger answers.
-        let head: ResponseHead
-        do {
-            head = try response[..<(end + 4)].withUnsafeBytes { try ResponseHead.parse($0, limits: Limits()) }
-        } catch {
-            throw Failure(description: "\(hostPort)\(path): bad HTTP answer (\(error))")
-        }
-        guard head.status == 200 else { throw Failure(description: "\(hostPort)\(path): HTTP \(head.status)") }
-        let rest = Array(response[(end + 4)...])
-        guard head.chunked else { return head.contentLength.map { Array(rest.prefix($0)) } ?? rest }
-        var decoder = ChunkedDecoder(maxBody: 64 << 20)
-        var body: [UInt8] = []
-        let result = rest.withUnsafeBytes { decoder.decode($0) { body.append(contentsOf: $0) } }
-        guard case .done = result else { throw Failure(description: "\(hostPort)\(path): truncated chunked answer") }
-        return body
     }
 }

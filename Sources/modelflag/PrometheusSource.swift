@@ -63,7 +63,7 @@ enum PrometheusSource {
         if let time { path += "&time=\(time)" }
         let body: [UInt8]
         do {
-            body = try AdminStatsSource.get(target, path: path, timeoutSeconds: timeoutSeconds)
+            body = try HTTPGet.get(target, path: path, timeoutSeconds: timeoutSeconds)
         } catch {
             throw Failure(description: "prometheus://\(target): \(error)")
         }

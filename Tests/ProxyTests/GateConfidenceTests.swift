@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import Proxy
@@ -24,6 +25,15 @@ struct GateConfidenceTests {
             }
             #expect(Array(body[range]) == event, "cut at \(cut)")
         }
+    }
+
+    /// `from: logprobs`: exp of the mean of every `"logprob"` in the answer (OpenAI's shape).
+    @Test func meanLogprobIsTheGeometricMeanOfTheTokenProbabilities() {
+        let body =
+            #"{"choices":[{"logprobs":{"content":[{"token":"a","logprob":-0.1},{"token":"b","logprob": -0.3e0},{"token":"c","logprob":-0.2}]}}]}"#
+        let c = Array(body.utf8).withUnsafeBytes { GateConfidence.meanLogprobConfidence($0) }
+        #expect(abs((c ?? 0) - exp(-0.2)) < 1e-9)
+        #expect(Array(#"{"logprobs":null}"#.utf8).withUnsafeBytes { GateConfidence.meanLogprobConfidence($0) } == nil)
     }
 
     @Test func noEventUntilTheBlankLine() {
