@@ -3,6 +3,11 @@ import Testing
 
 /// Issue 6: a confidence-gated variant serves the candidate's answer only when its confidence
 /// reaches the threshold; otherwise, or when the candidate fails, the stable model answers.
+/// The record of one exchange: its request id and role.
+func record(_ records: [[String: Any]], _ id: String, _ role: String) -> [String: Any]? {
+    records.first { $0["request_id"] as? String == id && $0["role"] as? String == role }
+}
+
 @Suite(.serialized) struct ConfidenceGateTests {
     final class GatedFleet: @unchecked Sendable {
         let stable: Spawned
@@ -130,8 +135,7 @@ import Testing
         while !rest.contains("data: [DONE]") && c.fill() { rest += c.readChunk() }
         #expect(rest.contains("candidate-v2") && rest.contains("data: [DONE]"))
         let records = try sure.records()
-        let served = try #require(
-            records.first { $0["request_id"] as? String == "fe-1" && $0["role"] as? String == "served" })
+        let served = try #require(record(records, "fe-1", "served"))
         #expect((served["gate"] as? [String: Any])?["result"] as? String == "passed")
         #expect((served["gate"] as? [String: Any])?["confidence"] as? Double == 0.95)
 
@@ -142,8 +146,7 @@ import Testing
         #expect(r.header("x-modelflag-variant") == "stable")
         #expect(r.bodyText.contains("stable-v1") && !r.bodyText.contains("candidate-v2"))
         let recs = try unsure.records()
-        let attempt = try #require(
-            recs.first { $0["request_id"] as? String == "fe-2" && $0["role"] as? String == "gated" })
+        let attempt = try #require(record(recs, "fe-2", "gated"))
         #expect((attempt["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
         #expect(attempt["outcome"] as? String == "ok")
     }
@@ -177,12 +180,10 @@ import Testing
         let r = try c.request(chatRequest(extra: "X-User-Id: u1\r\nX-Request-Id: s1-1\r\n"))
         #expect(r.header("x-modelflag-variant") == "candidate-gated")
         let records = try fleet.records()
-        let before = try #require(
-            records.first { $0["request_id"] as? String == "s0-0" && $0["role"] as? String == "served" })
+        let before = try #require(record(records, "s0-0", "served"))
         #expect((before["gate"] as? [String: Any])?["threshold"] as? Double == 0.95)
         #expect((before["gate"] as? [String: Any])?["result"] as? String == "below_threshold")
-        let after = try #require(
-            records.first { $0["request_id"] as? String == "s1-1" && $0["role"] as? String == "served" })
+        let after = try #require(record(records, "s1-1", "served"))
         #expect((after["gate"] as? [String: Any])?["threshold"] as? Double == 0.85)
         #expect((after["gate"] as? [String: Any])?["result"] as? String == "passed")
     }
@@ -194,8 +195,7 @@ import Testing
         #expect(r.status == 200)
         #expect(r.bodyText.contains("stable-v1"))
         let records = try fleet.records()
-        let served = try #require(
-            records.first { $0["request_id"] as? String == "e-1" && $0["role"] as? String == "served" })
+        let served = try #require(record(records, "e-1", "served"))
         #expect((served["gate"] as? [String: Any])?["result"] as? String == "candidate_error")
     }
 }

@@ -3,6 +3,13 @@ import Synchronization
 import Testing
 
 /// Output records written by the real binary (reliability cases E42, E43, G52 fsync on shutdown).
+/// Writes `DIR/records.jsonl` as the sidecar would: a file header, then one record per line.
+func writeRecordFile(_ records: [String], in dir: String) throws {
+    let header = #"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"fixture"}"#
+    try (([header] + records).joined(separator: "\n") + "\n").write(
+        toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+}
+
 @Suite(.serialized) struct RecordsIntegrationTests {
     func readRecords(_ dir: String) throws -> [[String: Any]] {
         var out: [[String: Any]] = []
@@ -352,7 +359,7 @@ final class FollowingTailer: @unchecked Sendable {
         let dir = NSTemporaryDirectory() + "modelflag-q-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"x"}"#]
+        var lines: [String] = []
         for (i, (ts, version)) in [
             ("2026-11-25T10:00:00.000Z", "v1"), ("2026-11-25T10:30:00.000Z", "v2"), ("2026-11-25T11:00:00.000Z", "v2"),
             ("2026-11-25T11:30:00.000Z", "v1"), ("2026-11-25T12:30:00.000Z", "v2"),
@@ -361,8 +368,7 @@ final class FollowingTailer: @unchecked Sendable {
                 #"{"seq":\#(i + 1),"schema":"modelflag.record/v1","ts":"\#(ts)","request_id":"r\#(i)","role":"served","flag":"chat","variant":"x","model_version":"\#(version)","status":200,"outcome":"ok","latency_ms":1.0}"#
             )
         }
-        try (lines.joined(separator: "\n") + "\n").write(
-            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        try writeRecordFile(lines, in: dir)
         let (rc, _) = try run([
             "records", "quarantine", "--dir", dir, "--model-version", "v2", "--from", "2026-11-25T10:15:00Z",
             "--to", "2026-11-25T12:00:00Z", "--reason", "bad deploy", "--by", "oncall",
@@ -394,14 +400,13 @@ extension RecordsCLITests {
         let dir = NSTemporaryDirectory() + "modelflag-pct-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"p"}"#]
+        var lines: [String] = []
         for i in 1...1000 {
             lines.append(
                 #"{"seq":\#(i),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"served","flag":"chat","variant":"x","model_version":"v1","status":200,"outcome":"ok","latency_ms":\#(Double(i) + 0.5)}"#
             )
         }
-        try (lines.joined(separator: "\n") + "\n").write(
-            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        try writeRecordFile(lines, in: dir)
         let (rc, out) = try run(["records", "stats", "--dir", dir])
         #expect(rc == 0)
         let columns = try #require(out.split(separator: "\n").dropFirst().first).split(separator: "\t").map(String.init)
@@ -511,7 +516,7 @@ extension RecordsCLITests {
         let dir = NSTemporaryDirectory() + "modelflag-gate-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"g"}"#]
+        var lines: [String] = []
         var seq = 1
         for i in 0..<400 {
             let escalation = i % 2 == 0
@@ -521,8 +526,7 @@ extension RecordsCLITests {
             )
             seq += 1
         }
-        try (lines.joined(separator: "\n") + "\n").write(
-            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        try writeRecordFile(lines, in: dir)
         let rules = """
             {
               "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
@@ -590,11 +594,11 @@ extension GateCLITests {
         let dir = NSTemporaryDirectory() + "modelflag-tails-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"t"}"#]
+        var lines: [String] = []
         func add(_ role: String, _ variant: String, latency: Double, outcome: String = "ok", rouge: Double? = nil) {
             let scores = rouge.map { #","scores":{"rouge_l":\#($0)}"# } ?? ""
             lines.append(
-                #"{"seq":\#(lines.count),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(lines.count)","role":"\#(role)","flag":"chat","variant":"\#(variant)","segments":["faq"],"status":200,"outcome":"\#(outcome)","latency_ms":\#(latency)\#(scores)}"#
+                #"{"seq":\#(lines.count + 1),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(lines.count)","role":"\#(role)","flag":"chat","variant":"\#(variant)","segments":["faq"],"status":200,"outcome":"\#(outcome)","latency_ms":\#(latency)\#(scores)}"#
             )
         }
         for i in 0..<2000 {
@@ -602,8 +606,7 @@ extension GateCLITests {
             add("served", "candidate", latency: i % 5 == 0 ? 3000 : 50, outcome: i % 100 == 1 ? "upstream_error" : "ok")
             add("shadow", "candidate", latency: 50, rouge: i % 5 == 0 ? 0.1 : 0.95)
         }
-        try (lines.joined(separator: "\n") + "\n").write(
-            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        try writeRecordFile(lines, in: dir)
         let rules = """
             {
               "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
@@ -649,14 +652,13 @@ extension GateCLITests {
         let dir = NSTemporaryDirectory() + "modelflag-apply-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var lines = [#"{"seq":0,"type":"file_header","schema":"modelflag.records/v1","file_id":"a"}"#]
+        var lines: [String] = []
         for i in 0..<300 {
             lines.append(
                 #"{"seq":\#(i + 1),"ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"shadow","flag":"chat","variant":"candidate","segments":["faq"],"status":200,"outcome":"ok","scores":{"rouge_l":0.95}}"#
             )
         }
-        try (lines.joined(separator: "\n") + "\n").write(
-            toFile: dir + "/records.jsonl", atomically: true, encoding: .utf8)
+        try writeRecordFile(lines, in: dir)
         let rules = """
             {
               "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
