@@ -396,20 +396,24 @@ extension SegmentStats {
             out += "modelflag_segment_rouge_l{\(labels(r.key)),stat=\"min\"} \(h.min)\n"
         }
         if rows.contains(where: { !$0.gateTotals.isEmpty }) {
-            out +=
-                "# HELP modelflag_gate_observations_total Observations of each promotion gate since start (gate = its label), by flag, variant, role, segment.\n"
-            out += "# TYPE modelflag_gate_observations_total counter\n"
-            for r in rows {
-                for (label, t) in r.gateTotals.sorted(by: { $0.key < $1.key }) {
-                    out += "modelflag_gate_observations_total{\(labels(r.key)),gate=\(quote(label))} \(t.n)\n"
-                }
-            }
-            out +=
-                "# HELP modelflag_gate_sum_total Sum of those observations (values in [0, 1]; for a tail, the observations past its bar).\n"
-            out += "# TYPE modelflag_gate_sum_total counter\n"
-            for r in rows {
-                for (label, t) in r.gateTotals.sorted(by: { $0.key < $1.key }) {
-                    out += "modelflag_gate_sum_total{\(labels(r.key)),gate=\(quote(label))} \(t.sum)\n"
+            let families: [(name: String, help: String, value: ((n: Int, sum: Double)) -> String)] = [
+                (
+                    "modelflag_gate_observations_total",
+                    "Observations of each promotion gate since start (gate = its label), by flag, variant, role, segment.",
+                    { "\($0.n)" }
+                ),
+                (
+                    "modelflag_gate_sum_total",
+                    "Sum of those observations (values in [0, 1]; for a tail, the observations past its bar).",
+                    { "\($0.sum)" }
+                ),
+            ]
+            for family in families {
+                out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) counter\n"
+                for r in rows {
+                    for (label, t) in r.gateTotals.sorted(by: { $0.key < $1.key }) {
+                        out += "\(family.name){\(labels(r.key)),gate=\(quote(label))} \(family.value(t))\n"
+                    }
                 }
             }
         }

@@ -336,14 +336,7 @@ struct Validator {
             }
             timeout = n
         }
-        var cap = 16
-        if let m = node["maxInFlight"] {
-            guard let n = positiveInt(m) else {
-                fail(m, "\(p).maxInFlight", "a positive integer")
-                return nil
-            }
-            cap = n
-        }
+        guard let cap = optionalPositiveInt(node, "maxInFlight", p, default: 16) else { return nil }
         return EvaluatorSpec(
             address: parsed.address, path: parsed.path, sampleRate: rate, timeoutMs: UInt64(timeout), maxInFlight: cap)
     }
@@ -511,14 +504,7 @@ struct Validator {
                 fail(item, ip, "vsStable compares error_rate or latency_ms with stable's own; scores take vsBaseline")
                 continue
             }
-            var minSamples = 100
-            if let m = item["minSamples"] {
-                guard let v = positiveInt(m) else {
-                    fail(m, "\(ip).minSamples", "a positive integer")
-                    continue
-                }
-                minSamples = v
-            }
+            guard let minSamples = optionalPositiveInt(item, "minSamples", ip, default: 100) else { continue }
             var gate = PromotionGate(metric: metric, max: max, min: min, vsBaseline: vs, minSamples: minSamples)
             gate.scoreName = scoreName
             gate.vsStable = vsStable
@@ -569,14 +555,10 @@ struct Validator {
             }
             mode = parsed
         }
-        var maxBuffer = ConfidenceGate.defaultMaxBufferBytes
-        if let m = node["maxBufferBytes"] {
-            guard let n = positiveInt(m) else {
-                fail(m, "\(p).maxBufferBytes", "a positive integer")
-                return nil
-            }
-            maxBuffer = n
-        }
+        guard
+            let maxBuffer = optionalPositiveInt(
+                node, "maxBufferBytes", p, default: ConfidenceGate.defaultMaxBufferBytes)
+        else { return nil }
         var gate = ConfidenceGate(threshold: threshold, fallback: fallback, source: source, maxBufferBytes: maxBuffer)
         gate.mode = mode
         return gate
@@ -622,14 +604,7 @@ struct Validator {
                 fail(item["above"] ?? item, "\(ip).above", "above is a rate from 0 to 1 (e.g. 0.05 for 5 %)")
                 continue
             }
-            var minSamples = 20
-            if let m = item["minSamples"] {
-                guard let n = positiveInt(m) else {
-                    fail(m, "\(ip).minSamples", "a positive integer")
-                    continue
-                }
-                minSamples = n
-            }
+            guard let minSamples = optionalPositiveInt(item, "minSamples", ip, default: 20) else { continue }
             var windowSeconds = 10
             if let w = item["windowSeconds"] {
                 guard let n = positiveInt(w), n <= 3600 else {
@@ -759,6 +734,19 @@ struct Validator {
             }
         }
         return spec
+    }
+
+    /// `object[key]` as a positive integer, `default` when absent; nil (and the error recorded
+    /// at `path.key`) when present but not one.
+    private mutating func optionalPositiveInt(_ object: JSONNode, _ key: String, _ path: String, default d: Int)
+        -> Int?
+    {
+        guard let m = object[key] else { return d }
+        guard let n = positiveInt(m) else {
+            fail(m, "\(path).\(key)", "a positive integer")
+            return nil
+        }
+        return n
     }
 
     private func positiveInt(_ node: JSONNode) -> Int? {
