@@ -175,13 +175,17 @@ final class Router {
             keySource: keySource)
         route.modelRange = facts.modelRange
         route.rolledBackFrom = rolledBackFrom
+        // The matched segments, evaluated once: records and statistics need them, and so does a
+        // rollout stage that sets a gated variant's threshold.
+        if recordDetails, let f = d.flag { route.segments = rules.matchedSegments(f, context: context) }
         if let f = d.flag, !rules.flags[f].gates.isEmpty, let gate = rules.flags[f].gates[d.variant] {
             let fb = rules.flags[f].variants[gate.fallback].upstream
             route.fallbackPool = pools[fb]
             route.fallbackSplice = self.splice(upstream: fb, range: facts.modelRange)
             route.gateThreshold = gate.threshold
             if let rollout = rules.flags[f].rollout, rollout.variant == d.variant,
-                let t = rollout.threshold(matched: rules.matchedSegments(f, context: context))
+                let t = rollout.threshold(
+                    matched: recordDetails ? route.segments : rules.matchedSegments(f, context: context))
             {
                 route.gateThreshold = t
             }
@@ -194,7 +198,6 @@ final class Router {
         }
         if recordDetails {
             if case .string(let k) = key { route.keyHash = Router.keyHash(k) }
-            if let f = d.flag { route.segments = rules.matchedSegments(f, context: context) }
         }
         return route
     }
