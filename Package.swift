@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules"], swiftSettings: strict),
         .testTarget(name: "RecordsTests", dependencies: ["Records"], swiftSettings: strict),
         .testTarget(name: "UVCoreTests", dependencies: ["UVCore"], swiftSettings: strict),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: strict),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HTTP1", "Rules"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", swiftSettings: strict),
     ]

@@ -11,6 +11,13 @@
 #   capture.json   the same without shadow, capture "full" (no redaction)
 #   allstable.json rules.json with every request sent to stable (the rules work without the split)
 #   A_NAME=no-mirror A_ARGS='--rules $RUN/noshadow.json' B_NAME=mirror B_ARGS='--rules $RUN/shadow.json' RELOAD=0 ...
+# PRUNE='GLOB' deletes matching files before each measurement: with records on, set it to the
+# rotated files ('$RUN/recs-*/records-*.jsonl') to stand in for retention. The bench writes up to
+# 80 MB/s of records; on this VM a page cache that grows into memory never touched before costs
+# several times more per byte (the writer thread's CPU per record tripled within 20 s), which
+# would bias whichever configuration runs later.
+# A_BIN/B_BIN run two builds against each other (default: $MODELFLAG or the release build for both):
+#   A_BIN=/tmp/modelflag-before A_ARGS="$B_ARGS" ... bench/rules-overhead.sh
 # Each line also gives the CPU per request of the stable and candidate backends (nginx).
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
@@ -23,6 +30,7 @@ SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 BIN="${MODELFLAG:-$ROOT/.build/release/modelflag}"
 RUN="${BENCH_RUN_DIR:-/tmp/modelflag-rules-bench}"
 DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"; THINK_MS="${THINK_MS:-0}"
+PRUNE="${PRUNE:-}"
 A_NAME="${A_NAME:-no-rules}"; B_NAME="${B_NAME:-rules}"; RELOAD="${RELOAD:-1}"
 rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/tmp"
 pids=()
@@ -71,10 +79,10 @@ PY
 A_ARGS="${A_ARGS:-}"; A_ARGS="${A_ARGS//\$RUN/$RUN}"
 B_ARGS="${B_ARGS:---rules $RUN/rules.json}"; B_ARGS="${B_ARGS//\$RUN/$RUN}"
 # shellcheck disable=SC2086
-"$BIN" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 $A_ARGS --log-level warn 2>"$RUN/logs/plain.err" &
+"${A_BIN:-$BIN}" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 $A_ARGS --log-level warn 2>"$RUN/logs/plain.err" &
 plain=$!; pids+=($plain)
 # shellcheck disable=SC2086
-"$BIN" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 $B_ARGS --upstream 127.0.0.1:18280 \
+"${B_BIN:-$BIN}" run --listen 127.0.0.1:18291 --admin 127.0.0.1:18292 $B_ARGS --upstream 127.0.0.1:18280 \
   --log-level warn 2>"$RUN/logs/rules.err" &
 ruled=$!; pids+=($ruled)
 sleep 1
@@ -106,6 +114,8 @@ run_wrk() {  # PORT -> prints "requests errors p50 p99"
 
 measure() {  # NAME PID PORT
   local before after r sb sa cb ca
+  # shellcheck disable=SC2086
+  [ -z "$PRUNE" ] || rm -f ${PRUNE//\$RUN/$RUN}
   before=$(cpu_ns "$2"); sb=$(tree_cpu_ns "$stable_pid"); cb=$(tree_cpu_ns "$candidate_pid")
   r=$(run_wrk "$3")
   after=$(cpu_ns "$2"); sa=$(tree_cpu_ns "$stable_pid"); ca=$(tree_cpu_ns "$candidate_pid")

@@ -111,27 +111,3 @@ public enum Log {
 extension StaticString {
     var rawBytesForLog: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount) }
 }
-
-/// JSON string escaping over bytes (RFC 8259): quotes, backslash and control bytes are escaped;
-/// invalid UTF-8 is passed through as bytes (log consumers tolerate it; records will validate).
-public enum JSONText {
-    public static func appendString<S: Sequence>(_ buf: inout [UInt8], _ s: S) where S.Element == UInt8 {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        buf.append(UInt8(ascii: "\""))
-        for b in s {
-            switch b {
-            case UInt8(ascii: "\""): buf.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): buf.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: buf.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: buf.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: buf.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                buf.append(contentsOf: [
-                    0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)],
-                ])
-            default: buf.append(b)
-            }
-        }
-        buf.append(UInt8(ascii: "\""))
-    }
-}

@@ -1,9 +1,11 @@
+import HTTPServer
+
 /// Writes captured bytes into a record as a JSON string: valid UTF-8 out whatever came in (an
 /// invalid byte becomes U+FFFD), escaped, and cut at a byte budget of the record without splitting
 /// a character or an escape. Records are read by collectors and JSON parsers that reject bad UTF-8.
 ///
 /// This runs on the event loop for every captured body, so it writes through a pointer into
-/// space reserved once, copying runs of plain ASCII at a time.
+/// space reserved once, finding runs of plain ASCII eight bytes at a time and copying each at once.
 enum CaptureText {
     /// Appends `"…"`; returns true when the content was cut to fit `cap` bytes.
     @discardableResult
@@ -36,13 +38,8 @@ enum CaptureText {
             while i < n {
                 let b = bytes[i]
                 if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
-                    var j = i + 1
                     let runEnd = min(n, i + (limit - o))
-                    while j < runEnd {
-                        let c = bytes[j]
-                        if c < 0x20 || c >= 0x80 || c == 0x22 || c == 0x5C { break }
-                        j += 1
-                    }
+                    let j = runEnd > i + 1 ? JSONText.plainRunEnd(bytes, from: i + 1, to: runEnd) : i + 1
                     if j == i + 1 && o + 1 > limit {
                         cut = true
                         break

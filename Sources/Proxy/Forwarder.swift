@@ -75,7 +75,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         RecordInput(
             role: .served, requestId: conn.requestId, method: request.bytes[request.method],
             path: Router.pathOf(request), route: route, variant: route?.variant ?? -1,
-            upstreamAddress: route?.pool.config.address.description ?? "", notes: notes, outcome: outcome,
+            upstreamAddress: route?.pool.config.address, notes: notes, outcome: outcome,
             requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
     }
 
@@ -450,7 +450,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             let input = RecordInput(
                 role: .gated, requestId: conn.requestId, method: request.bytes[request.method],
                 path: Router.pathOf(request), route: h.route, variant: h.variant,
-                upstreamAddress: h.route.pool.config.address.description, notes: h.notes, outcome: outcome,
+                upstreamAddress: h.route.pool.config.address, notes: h.notes, outcome: outcome,
                 requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
             records.submit(encoder.encode(input, response: &attempt, scores: nil))
         }

@@ -1,6 +1,7 @@
 import HTTPServer
 import Records
 import Rules
+import UVCore
 
 /// How one exchange ended, as output records say it.
 enum Outcome: String {
@@ -91,7 +92,8 @@ struct RecordInput {
     var route: Route?
     /// The variant this record is about: the served one, or the shadow's.
     var variant: Int
-    var upstreamAddress: String
+    /// Written only when no rules name the upstream (turned into text only then).
+    var upstreamAddress: SocketAddress?
     var notes: ExchangeNotes
     var outcome: Outcome
     var requestBody: [UInt8]
@@ -148,7 +150,7 @@ struct RecordEncoder {
             JSONText.appendString(&buf, upstream.name.utf8)
         } else {
             buf.append(contentsOf: "null,\"variant\":null,\"model_version\":null,\"upstream\":".utf8)
-            JSONText.appendString(&buf, r.upstreamAddress.utf8)
+            JSONText.appendString(&buf, (r.upstreamAddress?.description ?? "").utf8)
         }
         buf.append(contentsOf: ",\"rules_revision\":".utf8)
         if let rules = route?.rules {
@@ -403,10 +405,10 @@ struct RecordEncoder {
     }
 
     private mutating func appendHex64(_ v: UInt64) {
-        let hex = Array("0123456789abcdef".utf8)
+        let hex: StaticString = "0123456789abcdef"
         var shift: UInt64 = 60
         while true {
-            buf.append(hex[Int((v >> shift) & 15)])
+            buf.append(hex.utf8Start[Int((v >> shift) & 15)])
             if shift == 0 { break }
             shift -= 4
         }

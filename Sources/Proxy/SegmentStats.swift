@@ -46,6 +46,22 @@ public final class SegmentStats: Sendable {
             refusals += o.refusals
             rouge.merge(o.rouge)
         }
+
+        mutating func add(_ e: Event) {
+            requests += 1
+            if e.fallback { fallbacks += 1 }
+            for (name, v) in e.evaluator { evaluator[name, default: ScoreHistogram()].add(v) }
+            if !e.ok { errors += 1 }
+            latency.add(e.latencyMs)
+            if let t = e.ttftMs { ttft.add(t) }
+            if let s = e.scores {
+                scored += 1
+                if s.statusMatch { statusMatches += 1 }
+                if s.exactMatch { exactMatches += 1 }
+                if s.shadowRefusal { refusals += 1 }
+                rouge.add(s.rougeL)
+            }
+        }
     }
 
     struct Series {
@@ -56,6 +72,22 @@ public final class SegmentStats: Sendable {
         var totalErrors = 0
         /// Since start, per gate label: observations and their sum (for a tail, those past the bar).
         var gateTotals: [String: (n: Int, sum: Double)] = [:]
+
+        mutating func add(_ e: Event, minute: Int) {
+            let slot = minute % SegmentStats.slots
+            if minutes[slot] != minute {
+                minutes[slot] = minute
+                cells[slot] = Cell()
+            }
+            cells[slot]!.add(e)
+            totalRequests += 1
+            if !e.ok { totalErrors += 1 }
+            for gate in e.gates {
+                guard let x = e.observation(gate) else { continue }
+                gateTotals[gate.label, default: (0, 0)].n += 1
+                gateTotals[gate.label, default: (0, 0)].sum += x
+            }
+        }
     }
 
     static let slots = 10
@@ -116,40 +148,14 @@ public final class SegmentStats: Sendable {
 
     func observe(_ e: Event, now: Int = Int(time(nil))) {
         let minute = now / SegmentStats.slotSeconds
-        let slot = minute % SegmentStats.slots
+        // In place (`default:` subscript, mutating methods): copying a series or a cell out and
+        // back would copy its sketches' bins on every exchange.
         state.withLock { all in
-            for segment in ["*"] + e.segments {
-                let key = Key(flag: e.flag, variant: e.variant, role: e.role, segment: segment)
-                var series = all[key] ?? Series()
-                if series.minutes[slot] != minute {
-                    series.minutes[slot] = minute
-                    series.cells[slot] = Cell()
-                }
-                var cell = series.cells[slot]!
-                cell.requests += 1
-                if e.fallback { cell.fallbacks += 1 }
-                for (name, v) in e.evaluator { cell.evaluator[name, default: ScoreHistogram()].add(v) }
-                series.totalRequests += 1
-                for gate in e.gates {
-                    guard let x = e.observation(gate) else { continue }
-                    let t = series.gateTotals[gate.label] ?? (0, 0)
-                    series.gateTotals[gate.label] = (t.n + 1, t.sum + x)
-                }
-                if !e.ok {
-                    cell.errors += 1
-                    series.totalErrors += 1
-                }
-                cell.latency.add(e.latencyMs)
-                if let t = e.ttftMs { cell.ttft.add(t) }
-                if let s = e.scores {
-                    cell.scored += 1
-                    if s.statusMatch { cell.statusMatches += 1 }
-                    if s.exactMatch { cell.exactMatches += 1 }
-                    if s.shadowRefusal { cell.refusals += 1 }
-                    cell.rouge.add(s.rougeL)
-                }
-                series.cells[slot] = cell
-                all[key] = series
+            all[Key(flag: e.flag, variant: e.variant, role: e.role, segment: "*"), default: Series()]
+                .add(e, minute: minute)
+            for segment in e.segments {
+                all[Key(flag: e.flag, variant: e.variant, role: e.role, segment: segment), default: Series()]
+                    .add(e, minute: minute)
             }
         }
     }

@@ -406,7 +406,7 @@ final class ShadowExchange: UpstreamExchange {
         if let records = dispatcher.records {
             var input = RecordInput(
                 role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
-                variant: variant, upstreamAddress: pool?.config.address.description ?? "", notes: notes,
+                variant: variant, upstreamAddress: pool?.config.address, notes: notes,
                 outcome: outcome, requestBody: body, endNs: endNs)
             input.evaluation = evaluation
             records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))

@@ -308,6 +308,9 @@ final class FollowingTailer: @unchecked Sendable {
             if last {
                 consume()
                 close(fd)
+                // A file that was active, and rotated away, between a listing of the rotated
+                // files and the next open of the active one has not been read yet.
+                readMissedRotations()
                 return
             }
             usleep(2000)

@@ -43,8 +43,11 @@ struct CaptureTextTests {
                 0x00, 0x1F, 0x7F, 0x80, 0xBF, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xFF,
             ]
         for _ in 0..<3000 {
-            let bytes = (0..<Int.random(in: 0..<40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
-            let cap = Int.random(in: 0..<80, using: &rng)
+            // Long plain runs too, so the eight-bytes-at-a-time path meets specials at every offset.
+            let bytes = (0..<Int.random(in: 0..<100, using: &rng)).map { _ in
+                Bool.random(using: &rng) ? UInt8(ascii: "a") : alphabet.randomElement(using: &rng)!
+            }
+            let cap = Int.random(in: 0..<160, using: &rng)
             let (s, cut) = capture(bytes, cap: cap)
             #expect(s.utf8.count <= cap + 2)
             let decoded = try JSONSerialization.jsonObject(with: Data(("[" + s + "]").utf8)) as? [String]
