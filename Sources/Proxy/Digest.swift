@@ -10,7 +10,7 @@ struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
     )
-    private var block = [UInt8](repeating: 0, count: 64)
+    private var block: [UInt8]
     private var filled = 0
     private var length: UInt64 = 0
 
@@ -25,7 +25,7 @@ struct SHA256 {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    init() {}
+    init() { block = [UInt8](repeating: 0, count: 64) }
 
     mutating func update(_ data: UnsafeRawBufferPointer) {
         length &+= UInt64(data.count)
@@ -77,6 +77,35 @@ struct SHA256 {
         s.update(data)
         return s.finalize()
     }
+
+    /// The digest's first 64 bits (big-endian), in one pass without allocating: the targeting-key
+    /// hash every recorded request carries. Same result as the first 8 bytes of `hash`.
+    static func prefix64(_ data: UnsafeRawBufferPointer) -> UInt64 {
+        var s = SHA256(noBlock: ())
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            var i = 0
+            while i + 64 <= data.count {
+                s.compress(UnsafeRawBufferPointer(rebasing: data[i..<(i + 64)]), w)
+                i += 64
+            }
+            // The rest, 0x80, zeros, and the bit length: one block, or two past 55 bytes.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+                let rest = data.count - i
+                let blocks = rest < 56 ? 1 : 2
+                for j in 0..<rest { tail[j] = data[i + j] }
+                tail[rest] = 0x80
+                for j in (rest + 1)..<(blocks * 64 - 8) { tail[j] = 0 }
+                let bits = UInt64(data.count) &* 8
+                for j in 0..<8 { tail[blocks * 64 - 8 + j] = UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * j)) }
+                let raw = UnsafeRawBufferPointer(tail)
+                for b in 0..<blocks { s.compress(UnsafeRawBufferPointer(rebasing: raw[(b * 64)..<(b * 64 + 64)]), w) }
+            }
+        }
+        return UInt64(s.h.0) << 32 | UInt64(s.h.1)
+    }
+
+    /// For `prefix64`, which never buffers a partial block.
+    private init(noBlock: Void) { block = [] }
 
     @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }

@@ -114,14 +114,14 @@ struct RecordEncoder {
     mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) -> [UInt8] {
         buf.removeAll(keepingCapacity: true)
         let route = r.route
-        buf.append(contentsOf: "{\"schema\":\"modelflag.record/v1\",\"ts\":\"".utf8)
+        lit("{\"schema\":\"modelflag.record/v1\",\"ts\":\"")
         Log.appendTimestamp(&buf)
-        buf.append(contentsOf: "\",\"request_id\":".utf8)
+        lit("\",\"request_id\":")
         JSONText.appendString(&buf, r.requestId)
         switch r.role {
-        case .served: buf.append(contentsOf: ",\"role\":\"served\",\"flag\":".utf8)
-        case .shadow: buf.append(contentsOf: ",\"role\":\"shadow\",\"flag\":".utf8)
-        case .gated: buf.append(contentsOf: ",\"role\":\"gated\",\"flag\":".utf8)
+        case .served: lit(",\"role\":\"served\",\"flag\":")
+        case .shadow: lit(",\"role\":\"shadow\",\"flag\":")
+        case .gated: lit(",\"role\":\"gated\",\"flag\":")
         }
         var flag: Flag?
         if let route, let rules = route.rules, let fi = route.flag {
@@ -129,152 +129,152 @@ struct RecordEncoder {
             flag = f
             let upstream = rules.upstreams[f.variants[r.variant].upstream]
             JSONText.appendString(&buf, f.key.utf8)
-            buf.append(contentsOf: ",\"variant\":".utf8)
+            lit(",\"variant\":")
             JSONText.appendString(&buf, f.variants[r.variant].name.utf8)
             if r.role == .shadow {
-                buf.append(contentsOf: ",\"served_variant\":".utf8)
+                lit(",\"served_variant\":")
                 JSONText.appendString(&buf, f.variants[route.variant].name.utf8)
             } else if let from = route.rolledBackFrom {
-                buf.append(contentsOf: ",\"rolled_back_from\":".utf8)
+                lit(",\"rolled_back_from\":")
                 JSONText.appendString(&buf, f.variants[from].name.utf8)
             }
-            buf.append(contentsOf: ",\"model_version\":".utf8)
+            lit(",\"model_version\":")
             JSONText.appendString(&buf, upstream.modelVersion.utf8)
-            buf.append(contentsOf: ",\"upstream\":".utf8)
+            lit(",\"upstream\":")
             JSONText.appendString(&buf, upstream.name.utf8)
         } else if let route, let rules = route.rules {
             let upstream = rules.upstreams[rules.defaultUpstream]
-            buf.append(contentsOf: "null,\"variant\":null,\"model_version\":".utf8)
+            lit("null,\"variant\":null,\"model_version\":")
             JSONText.appendString(&buf, upstream.modelVersion.utf8)
-            buf.append(contentsOf: ",\"upstream\":".utf8)
+            lit(",\"upstream\":")
             JSONText.appendString(&buf, upstream.name.utf8)
         } else {
-            buf.append(contentsOf: "null,\"variant\":null,\"model_version\":null,\"upstream\":".utf8)
+            lit("null,\"variant\":null,\"model_version\":null,\"upstream\":")
             JSONText.appendString(&buf, (r.upstreamAddress?.description ?? "").utf8)
         }
-        buf.append(contentsOf: ",\"rules_revision\":".utf8)
+        lit(",\"rules_revision\":")
         if let rules = route?.rules {
             JSONText.appendString(&buf, rules.revision.utf8)
         } else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
         }
-        buf.append(contentsOf: ",\"targeting_key_source\":".utf8)
+        lit(",\"targeting_key_source\":")
         if let rules = route?.rules, let source = route?.keySource {
             JSONText.appendString(&buf, rules.keySources[source].description.utf8)
-            buf.append(contentsOf: ",\"targeting_key_hash\":\"".utf8)
+            lit(",\"targeting_key_hash\":\"")
             appendHex64(route?.keyHash ?? 0)
             buf.append(UInt8(ascii: "\""))
         } else {
-            buf.append(contentsOf: "null,\"targeting_key_hash\":null".utf8)
+            lit("null,\"targeting_key_hash\":null")
         }
-        buf.append(contentsOf: ",\"segments\":".utf8)
+        lit(",\"segments\":")
         RecordEncoder.appendSegments(&buf, flag, route?.segments ?? 0)
-        buf.append(contentsOf: ",\"method\":".utf8)
+        lit(",\"method\":")
         JSONText.appendString(&buf, r.method)
-        buf.append(contentsOf: ",\"path\":".utf8)
+        lit(",\"path\":")
         JSONText.appendString(&buf, r.path)
         let notes = r.notes
-        buf.append(contentsOf: ",\"status\":".utf8)
+        lit(",\"status\":")
         appendInt(notes.status)
-        buf.append(contentsOf: ",\"outcome\":\"".utf8)
+        lit(",\"outcome\":\"")
         buf.append(contentsOf: r.outcome.rawValue.utf8)
         buf.append(UInt8(ascii: "\""))
-        buf.append(contentsOf: ",\"latency_ms\":".utf8)
+        lit(",\"latency_ms\":")
         if notes.startNs != 0 && r.endNs >= notes.startNs {
             appendMillis(r.endNs - notes.startNs)
         } else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
         }
-        buf.append(contentsOf: ",\"ttft_ms\":".utf8)
+        lit(",\"ttft_ms\":")
         if notes.streamed && notes.firstByteNs != 0 {
             appendMillis(notes.firstByteNs - notes.startNs)
         } else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
         }
-        buf.append(contentsOf: ",\"bytes_in\":".utf8)
+        lit(",\"bytes_in\":")
         appendInt(r.requestBody.count)
-        buf.append(contentsOf: ",\"bytes_out\":".utf8)
+        lit(",\"bytes_out\":")
         appendInt(notes.bytesOut)
-        buf.append(contentsOf: ",\"usage\":".utf8)
+        lit(",\"usage\":")
         if r.outcome == .ok, let usage = Usage.find(in: response.tail) {
-            buf.append(contentsOf: "{\"prompt_tokens\":".utf8)
+            lit("{\"prompt_tokens\":")
             appendInt(usage.prompt)
-            buf.append(contentsOf: ",\"completion_tokens\":".utf8)
+            lit(",\"completion_tokens\":")
             appendInt(usage.completion)
-            buf.append(contentsOf: ",\"total_tokens\":".utf8)
+            lit(",\"total_tokens\":")
             appendInt(usage.total)
             buf.append(UInt8(ascii: "}"))
         } else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
         }
         let answer = response.answer
         if response.wantsAnswer {
-            buf.append(contentsOf: ",\"finish_reason\":".utf8)
+            lit(",\"finish_reason\":")
             if let f = answer.finishReason {
                 JSONText.appendString(&buf, f)
             } else {
-                buf.append(contentsOf: "null".utf8)
+                lit("null")
             }
-            buf.append(contentsOf: ",\"events\":".utf8)
-            if answer.isSSE { appendInt(answer.events) } else { buf.append(contentsOf: "null".utf8) }
+            lit(",\"events\":")
+            if answer.isSSE { appendInt(answer.events) } else { lit("null") }
         }
         if let g = r.gate, let route, let rules = route.rules, let fi = route.flag {
-            buf.append(contentsOf: ",\"gate\":{\"variant\":".utf8)
+            lit(",\"gate\":{\"variant\":")
             JSONText.appendString(&buf, rules.flags[fi].variants[g.candidateVariant].name.utf8)
-            buf.append(contentsOf: ",\"threshold\":".utf8)
+            lit(",\"threshold\":")
             appendFixed(g.threshold)
-            buf.append(contentsOf: ",\"confidence\":".utf8)
-            if let c = g.confidence { appendFixed(c) } else { buf.append(contentsOf: "null".utf8) }
-            buf.append(contentsOf: ",\"result\":\"".utf8)
+            lit(",\"confidence\":")
+            if let c = g.confidence { appendFixed(c) } else { lit("null") }
+            lit(",\"result\":\"")
             buf.append(contentsOf: g.result.rawValue.utf8)
-            buf.append(contentsOf: "\"}".utf8)
+            lit("\"}")
         }
         switch r.evaluation {
         case .scores(let list):
-            buf.append(contentsOf: ",\"evaluator\":{\"scores\":{".utf8)
+            lit(",\"evaluator\":{\"scores\":{")
             for (i, s) in list.enumerated() {
                 if i > 0 { buf.append(UInt8(ascii: ",")) }
                 JSONText.appendString(&buf, s.name.utf8)
                 buf.append(UInt8(ascii: ":"))
                 appendFixed(s.value)
             }
-            buf.append(contentsOf: "}}".utf8)
+            lit("}}")
         case .failed(let why):
-            buf.append(contentsOf: ",\"evaluator\":{\"error\":".utf8)
+            lit(",\"evaluator\":{\"error\":")
             JSONText.appendString(&buf, why.utf8)
             buf.append(UInt8(ascii: "}"))
         case nil:
             break
         }
         if r.role == .shadow {
-            buf.append(contentsOf: ",\"scores\":".utf8)
-            if let scores { appendScores(scores) } else { buf.append(contentsOf: "null".utf8) }
+            lit(",\"scores\":")
+            if let scores { appendScores(scores) } else { lit("null") }
         }
-        buf.append(contentsOf: ",\"capture\":\"".utf8)
+        lit(",\"capture\":\"")
         buf.append(contentsOf: response.mode.rawValue.utf8)
         buf.append(UInt8(ascii: "\""))
         switch response.mode {
         case .none:
             break
         case .hash:
-            buf.append(contentsOf: ",\"request\":{\"sha256\":\"".utf8)
+            lit(",\"request\":{\"sha256\":\"")
             r.requestBody.withUnsafeBytes { Digest.sha256Hex($0, into: &buf) }
-            buf.append(contentsOf: "\"},\"response\":{\"sha256\":\"".utf8)
+            lit("\"},\"response\":{\"sha256\":\"")
             response.digestHex(into: &buf)
-            buf.append(contentsOf: "\",\"text_sha256\":\"".utf8)
+            lit("\",\"text_sha256\":\"")
             answer.text.withUnsafeBytes { Digest.sha256Hex($0, into: &buf) }
-            buf.append(contentsOf: "\"}".utf8)
+            lit("\"}")
         case .full:
             let cap = response.cap
-            buf.append(contentsOf: ",\"request\":{".utf8)
+            lit(",\"request\":{")
             appendRequestBody(r.requestBody, flag: flag, cap: cap)
-            buf.append(contentsOf: "},\"response\":{\"body\":".utf8)
+            lit("},\"response\":{\"body\":")
             let cut = response.prefix.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"truncated\":".utf8)
+            lit(",\"truncated\":")
             appendBool(cut || response.total > response.prefix.count)
-            buf.append(contentsOf: ",\"text\":".utf8)
+            lit(",\"text\":")
             let textCut = answer.text.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"text_truncated\":".utf8)
+            lit(",\"text_truncated\":")
             appendBool(textCut || answer.truncated)
             buf.append(UInt8(ascii: "}"))
         }
@@ -288,23 +288,23 @@ struct RecordEncoder {
         let redact = flag?.capture.redact ?? []
         body.withUnsafeBytes { raw in
             if redact.isEmpty {
-                buf.append(contentsOf: "\"body\":".utf8)
+                lit("\"body\":")
                 let cut = CaptureText.appendString(&buf, raw, cap: cap)
-                buf.append(contentsOf: ",\"truncated\":".utf8)
+                lit(",\"truncated\":")
                 appendBool(cut)
                 return
             }
             guard let redacted = Redactor(paths: redact).redact(raw) else {
-                buf.append(contentsOf: "\"body\":null,\"redaction\":\"failed\",\"sha256\":\"".utf8)
+                lit("\"body\":null,\"redaction\":\"failed\",\"sha256\":\"")
                 Digest.sha256Hex(raw, into: &buf)
                 buf.append(UInt8(ascii: "\""))
                 return
             }
-            buf.append(contentsOf: "\"body\":".utf8)
+            lit("\"body\":")
             let cut = redacted.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
-            buf.append(contentsOf: ",\"truncated\":".utf8)
+            lit(",\"truncated\":")
             appendBool(cut)
-            buf.append(contentsOf: ",\"redacted\":true".utf8)
+            lit(",\"redacted\":true")
         }
     }
 
@@ -319,49 +319,56 @@ struct RecordEncoder {
     }
 
     private mutating func appendScores(_ s: PairScores) {
-        buf.append(contentsOf: "{\"status_match\":".utf8)
+        lit("{\"status_match\":")
         appendBool(s.statusMatch)
-        buf.append(contentsOf: ",\"finish_reason_match\":".utf8)
+        lit(",\"finish_reason_match\":")
         appendOptionalBool(s.finishReasonMatch)
-        buf.append(contentsOf: ",\"served_json_valid\":".utf8)
+        lit(",\"served_json_valid\":")
         appendOptionalBool(s.servedJSONValid)
-        buf.append(contentsOf: ",\"shadow_json_valid\":".utf8)
+        lit(",\"shadow_json_valid\":")
         appendOptionalBool(s.shadowJSONValid)
-        buf.append(contentsOf: ",\"exact_match\":".utf8)
+        lit(",\"exact_match\":")
         appendBool(s.exactMatch)
-        buf.append(contentsOf: ",\"rouge_l\":".utf8)
+        lit(",\"rouge_l\":")
         appendFixed(s.rougeL)
-        buf.append(contentsOf: ",\"jaccard\":".utf8)
+        lit(",\"jaccard\":")
         appendFixed(s.jaccard)
-        buf.append(contentsOf: ",\"length_ratio\":".utf8)
-        if let r = s.lengthRatio { appendFixed(r) } else { buf.append(contentsOf: "null".utf8) }
-        buf.append(contentsOf: ",\"served_refusal\":".utf8)
+        lit(",\"length_ratio\":")
+        if let r = s.lengthRatio { appendFixed(r) } else { lit("null") }
+        lit(",\"served_refusal\":")
         appendBool(s.servedRefusal)
-        buf.append(contentsOf: ",\"shadow_refusal\":".utf8)
+        lit(",\"shadow_refusal\":")
         appendBool(s.shadowRefusal)
-        buf.append(contentsOf: ",\"served_empty\":".utf8)
+        lit(",\"served_empty\":")
         appendBool(s.servedEmpty)
-        buf.append(contentsOf: ",\"shadow_empty\":".utf8)
+        lit(",\"shadow_empty\":")
         appendBool(s.shadowEmpty)
-        buf.append(contentsOf: ",\"latency_delta_ms\":".utf8)
+        lit(",\"latency_delta_ms\":")
         appendFixed(s.latencyDeltaMs)
-        buf.append(contentsOf: ",\"ttft_delta_ms\":".utf8)
-        if let d = s.ttftDeltaMs { appendFixed(d) } else { buf.append(contentsOf: "null".utf8) }
-        buf.append(contentsOf: ",\"completion_tokens_delta\":".utf8)
+        lit(",\"ttft_delta_ms\":")
+        if let d = s.ttftDeltaMs { appendFixed(d) } else { lit("null") }
+        lit(",\"completion_tokens_delta\":")
         appendInt(s.completionTokensDelta)
-        buf.append(contentsOf: ",\"truncated\":".utf8)
+        lit(",\"truncated\":")
         appendBool(s.truncated)
         buf.append(UInt8(ascii: "}"))
     }
 
+    /// A literal's bytes: a copy from the binary's constant data (appending a `String`'s UTF-8
+    /// view goes through the string's storage checks, thirty-odd times per record).
+    @inline(__always)
+    private mutating func lit(_ s: StaticString) {
+        buf.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
     private mutating func appendOptionalBool(_ b: Bool?) {
-        if let b { appendBool(b) } else { buf.append(contentsOf: "null".utf8) }
+        if let b { appendBool(b) } else { lit("null") }
     }
 
     /// A number with up to 4 decimals (no exponent, no trailing zeros beyond one).
     private mutating func appendFixed(_ v: Double) {
         guard v.isFinite else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
             return
         }
         let scaled = (abs(v) * 10_000).rounded()
@@ -384,13 +391,13 @@ struct RecordEncoder {
     }
 
     private mutating func appendBool(_ b: Bool) {
-        buf.append(contentsOf: b ? "true".utf8 : "false".utf8)
+        b ? lit("true") : lit("false")
     }
 
     /// Decimal digits without building a String; nil is `null`.
     private mutating func appendInt(_ value: Int?) {
         guard let value else {
-            buf.append(contentsOf: "null".utf8)
+            lit("null")
             return
         }
         if value < 0 { buf.append(UInt8(ascii: "-")) }

@@ -208,7 +208,7 @@ final class Router {
 
     static func keyHash(_ key: ArraySlice<UInt8>) -> UInt64 {
         key.withUnsafeBytes { p in
-            SHA256.hash(UnsafeRawBufferPointer(p)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            SHA256.prefix64(UnsafeRawBufferPointer(p))
         }
     }
 

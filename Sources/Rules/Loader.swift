@@ -297,7 +297,7 @@ struct Validator {
         guard !variants.isEmpty else { return nil }
         let shadow = node["shadow"].flatMap { buildShadow($0, "\(p).shadow", variants) }
         let capture = node["records"].map { buildCapture($0, "\(p).records") } ?? CaptureSpec()
-        var flag = Flag(
+        let flag = Flag(
             key: key, keyBytes: Array(key.utf8), enabled: enabled, variants: variants, defaultVariant: defaultVariant,
             targeting: targeting, match: match, shadow: shadow, capture: capture,
             segments: targeting.map { $0.segmentsReferenced() } ?? [])

@@ -26,33 +26,54 @@ public struct FlagMatch: Sendable {
     }
 }
 
-public struct Flag: Sendable {
-    public var key: String
-    public var keyBytes: [UInt8]
+/// One flag of a loaded rule set. A class: every request reads its flag several times (routing,
+/// response headers, the record), and copying a struct of this many arrays and strings retained
+/// each of them every time. Built by the loader and compiled by `RuleSet.init`, then never
+/// changed (the tripwires guard their own counters), hence `@unchecked Sendable`.
+public final class Flag: @unchecked Sendable {
+    public internal(set) var key: String
+    public internal(set) var keyBytes: [UInt8]
     /// DISABLED is the kill switch: every request goes to `defaultVariant`.
-    public var enabled: Bool
+    public internal(set) var enabled: Bool
     /// Variant name → index into `RuleSet.upstreams`.
-    public var variants: [(name: String, upstream: Int)]
-    public var defaultVariant: Int
-    public var targeting: Expr?
-    public var match: FlagMatch
+    public internal(set) var variants: [(name: String, upstream: Int)]
+    public internal(set) var defaultVariant: Int
+    public internal(set) var targeting: Expr?
+    public internal(set) var match: FlagMatch
     /// Mirroring to candidate variants, if any.
-    public var shadow: ShadowSpec?
+    public internal(set) var shadow: ShadowSpec?
     /// What records keep of bodies.
-    public var capture: CaptureSpec
+    public internal(set) var capture: CaptureSpec
     /// The `$evaluators` segments this flag's targeting references, in first-use order: records
     /// and statistics name the ones a request matched.
-    public var segments: [(name: String, rule: Expr)]
+    public internal(set) var segments: [(name: String, rule: Expr)]
     /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
-    public var gates: [ConfidenceGate?] = []
+    public internal(set) var gates: [ConfidenceGate?] = []
     /// External evaluator for shadow pairs.
-    public var evaluator: EvaluatorSpec?
+    public internal(set) var evaluator: EvaluatorSpec?
     /// Staged rollout of a variant where targeting gives none.
-    public var rollout: Rollout?
+    public internal(set) var rollout: Rollout?
     /// Promotion gates (`gates`), for `modelflag gate`.
-    public var promotionGates: [PromotionGate] = []
+    public internal(set) var promotionGates: [PromotionGate] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
-    public var tripwires: [Tripwire] = []
+    public internal(set) var tripwires: [Tripwire] = []
+    init(
+        key: String, keyBytes: [UInt8], enabled: Bool, variants: [(name: String, upstream: Int)], defaultVariant: Int,
+        targeting: Expr?, match: FlagMatch, shadow: ShadowSpec?, capture: CaptureSpec,
+        segments: [(name: String, rule: Expr)]
+    ) {
+        self.key = key
+        self.keyBytes = keyBytes
+        self.enabled = enabled
+        self.variants = variants
+        self.defaultVariant = defaultVariant
+        self.targeting = targeting
+        self.match = match
+        self.shadow = shadow
+        self.capture = capture
+        self.segments = segments
+    }
+
     /// The names of the segments set in `mask` (from `RuleSet.matchedSegments`), in flag order.
     public func segmentNames(_ mask: UInt64) -> [String] {
         guard mask != 0 else { return [] }

@@ -42,4 +42,17 @@ struct DigestTests {
             hex([UInt8](repeating: 0x61, count: 64))
                 == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
     }
+
+    /// The one-pass 64-bit prefix (targeting-key hashes) agrees with the full digest at every
+    /// length across the one- and two-block padding cases, and with the published vectors.
+    @Test func prefix64MatchesTheDigest() {
+        #expect(SHA256.prefix64(UnsafeRawBufferPointer(start: nil, count: 0)) == 0xe3b0_c442_98fc_1c14)
+        #expect(Array("abc".utf8).withUnsafeBytes { SHA256.prefix64($0) } == 0xba78_16bf_8f01_cfea)
+        for length in 0..<200 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let full = bytes.withUnsafeBytes { SHA256.hash($0) }
+            let expected = full.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            #expect(bytes.withUnsafeBytes { SHA256.prefix64($0) } == expected, "length \(length)")
+        }
+    }
 }
