@@ -36,6 +36,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     private var retried = false
     /// The current request's shadow copies wait here for its answer, to be scored against it.
     private var pairing: Pairing?
+    /// Copies that leave once the current answer's first body byte arrives (`shadow.start`).
+    private var heldCopies: [ShadowDispatcher.HeldCopy] = []
     /// A confidence-gated attempt in progress: the candidate's answer, held until its confidence
     /// is known (bounded by the gate's `maxBufferBytes`).
     private var held: Held?
@@ -81,6 +83,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
 
     /// Writes the exchange's output record (once).
     private func record(_ outcome: Outcome) {
+        if !heldCopies.isEmpty { releaseCopies() }  // ended without a body byte (error, HEAD, cancel)
         guard !recorded else { return }
         recorded = true
         if let route, let rules = route.rules, let fi = route.flag, !rules.flags[fi].tripwires.isEmpty {
@@ -165,6 +168,12 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         if let flag, let spec = flag.shadow, let route { mirror(request, route, spec) }
     }
 
+    /// Lets copies held for the served answer's first byte go (`shadow.start: first-byte`).
+    private func releaseCopies() {
+        for held in heldCopies { shadows.release(held) }
+        heldCopies.removeAll(keepingCapacity: true)
+    }
+
     /// Hands copies to the shadow variants of the flag (after the served request went out).
     private func mirror(_ request: RequestHead, _ route: Route, _ spec: ShadowSpec) {
         guard let rules = route.rules, let fi = route.flag, shadows.sampled(spec, bucket: route.shadowBucket) else {
@@ -177,10 +186,13 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             let body = OutgoingBody(
                 bytes: conn.body, splice: router.splice(upstream: upstream, range: route.modelRange))
             buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
-            shadows.mirror(
+            if let held = shadows.mirror(
                 route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
                 isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing,
                 evaluatorPool: router.evaluatorPool(flag.evaluator?.address))
+            {
+                heldCopies.append(held)
+            }
         }
         for v in spec.variants where v != route.variant { send(v) }
         // The noise floor: the served variant against itself, the baseline for every comparator.
@@ -333,6 +345,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         notes.bytesOut += bytes.count
         if records != nil { capture.feed(bytes) }
         conn.writeBody(bytes)
+        if !heldCopies.isEmpty { releaseCopies() }
         if conn.isWriteBlocked { upstream?.pauseReading() }
     }
 

@@ -67,32 +67,55 @@ final class ShadowDispatcher {
         return Double(b) < spec.percentage / 100 * 4_294_967_296
     }
 
-    /// Sends one copy (head in `self.head`), or records it as dropped when over the caps.
+    /// A copy that waits for its served twin's first byte (`shadow.start: first-byte`): the
+    /// exchange and the use it was prepared for (an exchange is reused once it ended).
+    struct HeldCopy {
+        let exchange: ShadowExchange
+        let use: Int
+    }
+
+    /// Prepares one copy (head in `self.head`), or records it as dropped when over the caps. The
+    /// copy leaves after this loop iteration's I/O, or, when `spec.start` is `first-byte`, once the
+    /// caller calls `release` with what this returns. A held copy counts against the in-flight cap
+    /// and its timeout starts when it is sent.
     func mirror(
         route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, body: OutgoingBody, isHEAD: Bool,
         request: RecordInput, pairing: Pairing?, evaluatorPool: UpstreamPool?
-    ) {
+    ) -> HeldCopy? {
         let ex = free.popLast() ?? ShadowExchange(dispatcher: self)
         ex.prepare(route: route, variant: variant, spec: spec, request: request, pairing: pairing)
         ex.evaluatorPool = evaluatorPool
         if request.requestBody.count > spec.maxBodyBytes {
             metrics.shadowDropped[1].add()
             ex.finish(.dropped)
-            return
+            return nil
         }
         if active.count >= spec.maxInFlight {
             metrics.shadowDropped[0].add()
             ex.finish(.dropped)
-            return
+            return nil
         }
         metrics.shadowSent.add()
         ex.index = active.count
         active.append(ex)
         startSweep()
-        // Sent after this loop iteration's I/O callbacks: every served request that became ready in
-        // the same iteration goes upstream first (on loopback a send also runs the receiver's TCP
-        // work, so sending copies in between would delay the next client's request).
         ex.stage(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
+        if spec.start == .firstByte { return HeldCopy(exchange: ex, use: ex.use) }
+        schedule(ex)
+        return nil
+    }
+
+    /// The served answer's first byte arrived (or its exchange ended): the held copy may leave.
+    func release(_ copy: HeldCopy) {
+        // Not when it ended meanwhile (drained at shutdown) or was reused for another request.
+        guard copy.exchange.use == copy.use, copy.exchange.isWaiting else { return }
+        schedule(copy.exchange)
+    }
+
+    /// Sent after this loop iteration's I/O callbacks: every served request that became ready in
+    /// the same iteration goes upstream first (on loopback a send also runs the receiver's TCP
+    /// work, so sending copies in between would delay the next client's request).
+    private func schedule(_ ex: ShadowExchange) {
         staged.append(ex)
         if sendCheck == nil { sendCheck = try? Check(loop: loop) { [weak self] in self?.sendStagedCopies() } }
         if let sendCheck {
@@ -232,6 +255,9 @@ final class ShadowExchange: UpstreamExchange {
     private var variant = 0
     var index = -1
     private(set) var deadlineNs: UInt64 = 0
+    private var timeoutNs: UInt64 = 0
+    /// Counts the uses of this pooled exchange (a held copy names the use it belongs to).
+    private(set) var use = 0
     private var upstream: UpstreamConnection?
     private var capture = ResponseCapture()
     private var pool: UpstreamPool?
@@ -263,12 +289,16 @@ final class ShadowExchange: UpstreamExchange {
         self.route = route
         self.pairing = pairing
         self.variant = variant
+        use &+= 1
         done = false
         retried = false
         upstream = nil
         notes = ExchangeNotes()
         notes.startNs = Loop.hrtime()
-        deadlineNs = notes.startNs + spec.timeoutMs * 1_000_000
+        timeoutNs = spec.timeoutMs * 1_000_000
+        // No deadline until it is sent: a copy held for its twin's first byte is not timed out by a
+        // primary that thinks long (it is bounded by the in-flight cap instead).
+        deadlineNs = .max
         body.removeAll(keepingCapacity: true)
         body.append(contentsOf: request.requestBody)
         if dispatcher.records != nil {
@@ -293,10 +323,16 @@ final class ShadowExchange: UpstreamExchange {
         staged = true
     }
 
-    /// Sends the staged copy (once: a cut or recycled exchange is no longer staged).
+    /// Staged and not yet sent, nor ended.
+    var isWaiting: Bool { staged && !done }
+
+    /// Sends the staged copy (once: a cut or recycled exchange is no longer staged). The shadow's
+    /// latency and timeout count from here.
     func sendStaged() {
         guard staged else { return }
         staged = false
+        notes.startNs = Loop.hrtime()
+        deadlineNs = notes.startNs + timeoutNs
         dispatch(fresh: false)
     }
 

@@ -686,10 +686,19 @@ struct Validator {
                 } else {
                     fail(v, "\(p).compare", "true (score each shadow answer against the served one) or false")
                 }
+            case "start":
+                if let st = v.string, let start = ShadowSpec.Start(rawValue: st) {
+                    spec.start = start
+                } else {
+                    fail(
+                        v, "\(p).start",
+                        "\"first-byte\" (copies leave once the served answer's first byte arrived) or \"request\" (with the request)"
+                    )
+                }
             default:
                 fail(
                     v, "\(p).\(k)",
-                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes, noiseFloor, compare)"
+                    "unknown shadow key '\(k)' (allowed: variants, percentage, sampleBy, maxInFlight, timeoutMs, maxBodyBytes, noiseFloor, compare, start)"
                 )
             }
         }

@@ -125,7 +125,7 @@ public final class RuleSet: Sendable {
         self.revision = revision
         self.upstreams = upstreams
         self.defaultUpstream = defaultUpstream
-        var compiled = flags
+        let compiled = flags
         var slots: [ContextKey] = [.targetingKey]
         for i in compiled.indices {
             guard let t = compiled[i].targeting else { continue }

@@ -13,6 +13,17 @@ public struct ShadowSpec: Sendable {
         case random
     }
 
+    /// When a copy leaves for the shadow.
+    public enum Start: String, Sendable {
+        /// Once the served answer's first body byte has arrived (or the served exchange ended
+        /// without one): the shadow never runs while the client waits for its first token, so a
+        /// candidate sharing CPU or GPU with the primary cannot delay it. The default.
+        case firstByte = "first-byte"
+        /// With the served request, after the loop iteration's I/O: both answers are produced at
+        /// the same time (for candidates on hardware of their own).
+        case request
+    }
+
     /// Indices into the flag's variants.
     public var variants: [Int]
     /// 0…100.
@@ -32,6 +43,7 @@ public struct ShadowSpec: Sendable {
     /// hook and the score statistics). Off, the flag only mirrors and records: the served answer
     /// is not assembled and no pair waits for its twin.
     public var compare = true
+    public var start: Start = .firstByte
 
     public static let defaultMaxInFlight = 100
     public static let defaultTimeoutMs: UInt64 = 10_000

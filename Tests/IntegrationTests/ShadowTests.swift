@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Shadow mode with the real binary (reliability cases D37–D41): a stable stand-in serves, a
@@ -474,6 +475,34 @@ import Testing
         withExtendedLifetime(blackhole) {}  // the listener must outlive the requests
     }
 
+    /// A copy leaves once the served answer's first byte has arrived (`start: first-byte`, the
+    /// default), or with the request (`start: request`). Seen from a listener standing in for the
+    /// candidate while the stable model takes 1.5 s to answer: at 0.7 s it has the copy only in
+    /// `request` mode; after the answer it has it in both.
+    @Test(arguments: ["first-byte", "request"])
+    func copiesLeaveAfterTheServedAnswersFirstByte(_ start: String) throws {
+        let catcher = try Catcher()
+        let fleet = try ShadowFleet(
+            shadow: #"{"variants": ["candidate"], "start": "\#(start)", "timeoutMs": 5000}"#,
+            candidatePort: catcher.port, stableArgs: ["--latency", "1500ms"])
+        let port = fleet.port
+        let answered = Mutex<Int?>(nil)
+        let client = Thread {
+            let status = (try? Client(port: port, timeout: 10).request(chatRequest(Self.body(1))))?.status
+            answered.withLock { $0 = status ?? -1 }
+        }
+        client.start()
+        usleep(700_000)
+        #expect(answered.withLock { $0 } == nil, "the stable model answers after 1.5 s")
+        #expect(catcher.received == (start == "request"))
+        let deadline = Date().addingTimeInterval(10)
+        while answered.withLock({ $0 }) == nil && Date() < deadline { usleep(20_000) }
+        #expect(answered.withLock { $0 } == 200)
+        while !catcher.received && Date() < deadline { usleep(20_000) }
+        #expect(catcher.received, "the copy is sent once the served answer has come")
+        withExtendedLifetime(fleet) {}
+    }
+
     /// D39: at the in-flight cap new copies are dropped, counted and recorded, never queued.
     @Test func copiesOverTheInFlightCapAreDropped() throws {
         let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "maxInFlight": 5, "timeoutMs": 60000}"#)
@@ -628,8 +657,15 @@ final class Blackhole: @unchecked Sendable {
     private var filler: Client?
 
     init() throws {
+        let listener = try Blackhole.listening(backlog: 0)
+        fd = listener.fd
+        port = listener.port
+        filler = try Client(port: port, timeout: 1)
+    }
+
+    /// A listening socket on a free loopback port.
+    static func listening(backlog: Int32 = 16) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -638,13 +674,12 @@ final class Blackhole: @unchecked Sendable {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        listen(fd, 0)
+        listen(fd, backlog)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
-        port = UInt16(bigEndian: addr.sin_port)
-        filler = try Client(port: port, timeout: 1)
+        return (fd, UInt16(bigEndian: addr.sin_port))
     }
 
     /// A port nothing listens on (bound once, then closed).
@@ -655,6 +690,53 @@ final class Blackhole: @unchecked Sendable {
 
     deinit {
         filler = nil
+        close(fd)
+    }
+}
+
+/// A listener standing in for a model server that notes whether any request bytes arrived (and
+/// never answers). Its accept thread polls, so it stops when the catcher goes away.
+final class Catcher: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+    private let state = Mutex((received: false, stopped: false))
+    private var thread: Thread?
+
+    init() throws {
+        let listener = try Blackhole.listening()
+        fd = listener.fd
+        port = listener.port
+        let t = Thread { [self] in run() }
+        thread = t
+        t.start()
+    }
+
+    var received: Bool { state.withLock { $0.received } }
+
+    private func run() {
+        var conns: [Int32] = []
+        defer { for c in conns { close(c) } }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !state.withLock({ $0.stopped }) {
+            var fds =
+                [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+                + conns.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
+            if fds[0].revents != 0 {
+                let c = accept(fd, nil, nil)
+                if c >= 0 { conns.append(c) }
+            }
+            for p in fds.dropFirst() where p.revents != 0 {
+                if buf.withUnsafeMutableBytes({ read(p.fd, $0.baseAddress, $0.count) }) > 0 {
+                    state.withLock { $0.received = true }
+                }
+            }
+        }
+    }
+
+    deinit {
+        state.withLock { $0.stopped = true }
+        while thread?.isFinished == false { usleep(10_000) }
         close(fd)
     }
 }

@@ -23,6 +23,7 @@ import Testing
         #expect(spec.timeoutMs == ShadowSpec.defaultTimeoutMs)
         #expect(spec.maxBodyBytes == ShadowSpec.defaultMaxBodyBytes)
         #expect(spec.compare)
+        #expect(spec.start == .firstByte)
         // No `records`: bodies are not stored.
         #expect(f.capture.mode == .none)
         #expect(f.capture.redact.isEmpty)
@@ -31,7 +32,7 @@ import Testing
     @Test func everySettingIsRead() throws {
         let set = try rules(
             flag(
-                #""shadow": {"variants": "candidate", "percentage": 12.5, "sampleBy": "random", "maxInFlight": 7, "timeoutMs": 900, "maxBodyBytes": 4096, "compare": false}, "records": {"capture": "full", "maxBodyBytes": 100, "redact": ["user", "messages.content"]}"#
+                #""shadow": {"variants": "candidate", "percentage": 12.5, "sampleBy": "random", "maxInFlight": 7, "timeoutMs": 900, "maxBodyBytes": 4096, "compare": false, "start": "request"}, "records": {"capture": "full", "maxBodyBytes": 100, "redact": ["user", "messages.content"]}"#
             ))
         let f = set.flags[0]
         let spec = try #require(f.shadow)
@@ -41,6 +42,7 @@ import Testing
         #expect(spec.timeoutMs == 900)
         #expect(spec.maxBodyBytes == 4096)
         #expect(!spec.compare)
+        #expect(spec.start == .request)
         #expect(f.capture.mode == .full)
         #expect(f.capture.maxBodyBytes == 100)
         #expect(f.capture.redact == [["user"], ["messages", "content"]])
@@ -56,6 +58,7 @@ import Testing
         (#""shadow": {"variants": ["candidate"], "mirror": true}"#, "$.flags.chat.shadow.mirror"),
         (#""shadow": true"#, "$.flags.chat.shadow"),
         (#""shadow": {"variants": ["candidate"], "compare": "yes"}"#, "$.flags.chat.shadow.compare"),
+        (#""shadow": {"variants": ["candidate"], "start": "head"}"#, "$.flags.chat.shadow.start"),
         (#""records": {"capture": "all"}"#, "$.flags.chat.records.capture"),
         (#""records": {"redact": ["a..b"]}"#, "$.flags.chat.records.redact"),
         (#""records": {"maxBodyBytes": -1}"#, "$.flags.chat.records.maxBodyBytes"),
