@@ -1,4 +1,6 @@
+import Glibc
 import HTTP1
+import HTTPServer
 
 /// The model's answer as text, read from a response body as it streams past: for SSE, the
 /// `content` of every `data:` event concatenated (with the event count); for a JSON body, the first
@@ -34,12 +36,11 @@ struct AnswerText {
         finishReason = nil
         isSSE = false
         head.bytes.withUnsafeBytes { p in
+            let sse: StaticString = "text/event-stream"
+            let n = sse.utf8CodeUnitCount
             for f in head.fields where f.known == .contentType {
                 let v = UnsafeRawBufferPointer(rebasing: p[f.value])
-                let sse = Array("text/event-stream".utf8)
-                if v.count >= sse.count && zip(v.prefix(sse.count), sse).allSatisfy({ $0 | 0x20 == $1 }) {
-                    isSSE = true
-                }
+                if v.count >= n && (0..<n).allSatisfy({ v[$0] | 0x20 == sse.utf8Start[$0] }) { isSSE = true }
             }
         }
     }
@@ -135,7 +136,12 @@ struct AnswerText {
             guard j < p.count, p[j] == UInt8(ascii: "\"") else { return nil }
             let start = j + 1
             var e = start
-            while e < p.count, p[e] != UInt8(ascii: "\"") { e += p[e] == UInt8(ascii: "\\") ? 2 : 1 }
+            // Eight bytes at a time to the next byte that is not plain ASCII; only a quote ends it.
+            while true {
+                e = JSONText.plainRunEnd(p, from: e, to: p.count)
+                guard e < p.count, p[e] != UInt8(ascii: "\"") else { break }
+                e += p[e] == UInt8(ascii: "\\") ? 2 : 1
+            }
             guard e < p.count else { return nil }
             return UnsafeRawBufferPointer(rebasing: p[start..<e])
         }
@@ -172,8 +178,10 @@ struct AnswerText {
             let b = p[i]
             guard b == UInt8(ascii: "\\"), i + 1 < p.count else {
                 // A run without escapes is copied at once.
-                var j = i + 1
-                while j < p.count && p[j] != UInt8(ascii: "\\") { j += 1 }
+                var j = p.count
+                if i + 1 < p.count, let hit = memchr(p.baseAddress! + i + 1, 0x5C, p.count - i - 1) {
+                    j = UnsafeRawPointer(hit) - p.baseAddress!
+                }
                 out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i..<j]))
                 i = j
                 continue

@@ -1,3 +1,5 @@
+import Glibc
+
 /// What one side of a served/shadow pair answered, kept until its twin ends.
 struct AnswerSummary {
     var status = 0
@@ -164,16 +166,20 @@ struct PairScores {
                 count += 1
                 i += 1
             }
-            let prefix = UnsafeBufferPointer(rebasing: head[..<count])
-            for phrase in PairScores.refusals where prefix.starts(with: phrase.utf8) { return true }
+            for phrase in PairScores.refusals where phrase.count <= count {
+                if phrase.withUnsafeBufferPointer({ memcmp(head.baseAddress!, $0.baseAddress!, $0.count) }) == 0 {
+                    return true
+                }
+            }
             return false
         }
     }
 
-    static let refusals = [
+    /// As bytes: two answers per pair are checked against each phrase.
+    static let refusals: [[UInt8]] = [
         "i'm sorry", "i am sorry", "sorry, i can", "i can't", "i cannot", "i can not", "i won't", "i will not",
         "i'm unable", "i am unable", "i'm not able", "i am not able", "as an ai", "unfortunately, i can",
-    ]
+    ].map { Array($0.utf8) }
 }
 
 /// Buffers for scoring pairs, reused by one worker (loop-confined): both answers' token hashes,

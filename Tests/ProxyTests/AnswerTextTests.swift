@@ -1,3 +1,4 @@
+import Foundation
 import HTTP1
 import Testing
 
@@ -43,6 +44,36 @@ struct AnswerTextTests {
         #expect(String(decoding: a.text, as: UTF8.self) == "a\tb")
         #expect(a.finishReason.map { String(decoding: $0, as: UTF8.self) } == "length")
         #expect(!a.isSSE)
+    }
+
+    /// Random answers with quotes, backslashes, control characters and non-ASCII text, escaped by
+    /// Foundation's JSON writer (an implementation independent of ours), come back exactly, in a
+    /// JSON body and in SSE events: the end of each string is found eight bytes at a time.
+    @Test func randomEscapedAnswersComeBackExactly() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "b", "word ", "\"", "\\", "\n", "\t", "\u{1}", "é", "😀", "/", "'", "}", "]", ","]
+        for _ in 0..<300 {
+            let text = (0..<Int.random(in: 0..<60, using: &rng)).map { _ in
+                Bool.random(using: &rng) ? "plain" : pieces.randomElement(using: &rng)!
+            }.joined()
+            let escaped = String(
+                decoding: try JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed]),
+                as: UTF8.self
+            ).dropFirst().dropLast()  // ["…"] → "…"
+            let json = #"{"choices":[{"message":{"content":\#(escaped)},"finish_reason":"stop"}]}"#
+            var a = AnswerText(cap: 1 << 20)
+            a.start(try head("application/json"))
+            Array(json.utf8).withUnsafeBytes { a.feed($0) }
+            a.finish()
+            #expect(String(decoding: a.text, as: UTF8.self) == text, "\(escaped)")
+            #expect(a.finishReason.map { String(decoding: $0, as: UTF8.self) } == "stop")
+            var e = AnswerText(cap: 1 << 20)
+            e.start(try head("text/event-stream"))
+            let event = #"data: {"choices":[{"delta":{"content":\#(escaped)}}]}"# + "\n\n"
+            Array(event.utf8).withUnsafeBytes { e.feed($0) }
+            e.finish()
+            #expect(String(decoding: e.text, as: UTF8.self) == text)
+        }
     }
 
     @Test func nullContentIsNoText() throws {

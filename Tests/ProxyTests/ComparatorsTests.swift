@@ -53,6 +53,9 @@ struct ComparatorsTests {
         #expect(PairScores.isRefusal(Array("I\u{2019}m unable to do that".utf8)))
         #expect(PairScores.isRefusal(Array("As an AI language model, ...".utf8)))
         #expect(!PairScores.isRefusal(Array("Sure: I'm sorry you had trouble; here is the fix.".utf8)))
+        #expect(PairScores.isRefusal(Array("I cannot".utf8)))  // exactly a phrase
+        #expect(!PairScores.isRefusal(Array("I'm sor".utf8)))  // shorter than every phrase it starts
+        #expect(!PairScores.isRefusal([]))
         let s = PairScores(served: answer("Here you go"), shadow: answer(""), wantsJSON: false)
         #expect(s.shadowEmpty && !s.servedEmpty)
         #expect(s.rougeL == 0)
