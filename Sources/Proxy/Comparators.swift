@@ -94,25 +94,34 @@ struct PairScores {
     /// and spaces separate. Two different words share a hash with odds of about 2⁻⁶⁴.
     static func tokenHashes(_ text: [UInt8], into out: inout [UInt64]) {
         out.removeAll(keepingCapacity: true)
-        var h: UInt64 = 0
-        var inWord = false
-        for var b in text {
-            let lower = b | 0x20
-            let letter = b < 0x80 && lower >= 0x61 && lower <= 0x7A
-            if b >= 0x80 || letter || (b >= 0x30 && b <= 0x39) {
-                if !inWord {
-                    h = 0xcbf2_9ce4_8422_2325  // FNV-1a
-                    inWord = true
+        PairScores.wordBytes.withUnsafeBufferPointer { table in
+            text.withUnsafeBufferPointer { p in
+                var h: UInt64 = 0
+                var inWord = false
+                for b in p {
+                    let c = table[Int(b)]
+                    if c != 0 {
+                        if !inWord {
+                            h = 0xcbf2_9ce4_8422_2325  // FNV-1a
+                            inWord = true
+                        }
+                        h = (h ^ UInt64(c)) &* 0x100_0000_01b3
+                    } else if inWord {
+                        out.append(mix(h))
+                        inWord = false
+                    }
                 }
-                if letter { b = lower }
-                h ^= UInt64(b)
-                h &*= 0x100_0000_01b3
-            } else if inWord {
-                out.append(mix(h))
-                inWord = false
+                if inWord { out.append(mix(h)) }
             }
         }
-        if inWord { out.append(mix(h)) }
+    }
+
+    /// Per byte: 0 for a separator, else the byte as a word hashes it (ASCII letters lowercased).
+    static let wordBytes: [UInt8] = (0..<256).map { i in
+        let b = UInt8(i)
+        if b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) { return b }
+        if b >= 0x41 && b <= 0x5A { return b | 0x20 }
+        return 0
     }
 
     /// Spreads FNV's weak low bits (the LCS table indexes by them).
@@ -166,7 +175,8 @@ struct PairScores {
                 count += 1
                 i += 1
             }
-            for phrase in PairScores.refusals where phrase.count <= count {
+            guard count > 0 else { return false }
+            for phrase in PairScores.refusals where phrase.count <= count && phrase[0] == head[0] {
                 if phrase.withUnsafeBufferPointer({ memcmp(head.baseAddress!, $0.baseAddress!, $0.count) }) == 0 {
                     return true
                 }
@@ -210,26 +220,32 @@ final class ScoreScratch {
             let size = max(64, 1 << (Int.bitWidth - (need - 1).leadingZeroBitCount))
             setKeys = [UInt64](repeating: 0, count: size)
             setSides = [UInt8](repeating: 0, count: size)
+            setUsed.reserveCapacity(size)
         }
-        let mask = setKeys.count - 1
-        func insert(_ h: UInt64, _ side: UInt8) {
-            var s = Int(truncatingIfNeeded: h) & mask
-            while setSides[s] != 0 && setKeys[s] != h { s = (s + 1) & mask }
-            if setSides[s] == 0 {
-                setKeys[s] = h
-                setUsed.append(s)
-            }
-            setSides[s] |= side
-        }
-        for h in served { insert(h, 1) }
-        for h in shadow { insert(h, 2) }
-        var both = 0
-        for s in setUsed {
-            if setSides[s] == 3 { both += 1 }
-            setSides[s] = 0
-        }
-        let union = setUsed.count
         setUsed.removeAll(keepingCapacity: true)
+        let mask = setKeys.count - 1
+        var both = 0
+        var union = 0
+        setKeys.withUnsafeMutableBufferPointer { keys in
+            setSides.withUnsafeMutableBufferPointer { sides in
+                func insert(_ h: UInt64, _ side: UInt8) {
+                    var s = Int(truncatingIfNeeded: h) & mask
+                    while sides[s] != 0 && keys[s] != h { s = (s + 1) & mask }
+                    if sides[s] == 0 {
+                        keys[s] = h
+                        setUsed.append(s)
+                    }
+                    sides[s] |= side
+                }
+                for h in served { insert(h, 1) }
+                for h in shadow { insert(h, 2) }
+                for s in setUsed {
+                    if sides[s] == 3 { both += 1 }
+                    sides[s] = 0
+                }
+                union = setUsed.count
+            }
+        }
         return (both, union)
     }
 
@@ -239,43 +255,53 @@ final class ScoreScratch {
         precondition(n <= PairScores.maxTokens && m <= PairScores.maxTokens)
         let w = (n + 63) / 64
         let mask = ScoreScratch.slots - 1
-        for i in 0..<n {
-            let h = served[i]
-            var s = Int(truncatingIfNeeded: h) & mask
-            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
-            if !occupied[s] {
-                occupied[s] = true
-                keys[s] = h
-                used.append(s)
-            }
-            masks[s * ScoreScratch.words + i >> 6] |= 1 << UInt64(i & 63)
-        }
-        for k in 0..<w { v[k] = ~0 }
-        for j in 0..<m {
-            let h = shadow[j]
-            var s = Int(truncatingIfNeeded: h) & mask
-            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
-            guard occupied[s] else { continue }  // M = 0 leaves V as it is
-            let row = s * ScoreScratch.words
-            var carry: UInt64 = 0
-            for k in 0..<w {
-                let x = v[k]
-                let mk = masks[row + k]
-                let u = x & mk
-                let (s1, o1) = x.addingReportingOverflow(u)
-                let (s2, o2) = s1.addingReportingOverflow(carry)
-                carry = o1 || o2 ? 1 : 0
-                v[k] = s2 | (x & ~mk)
-            }
-        }
+        let words = ScoreScratch.words
+        used.removeAll(keepingCapacity: true)
         var ones = 0
-        for k in 0..<w {
-            let bits = k == w - 1 && n & 63 != 0 ? v[k] & ((1 << UInt64(n & 63)) - 1) : v[k]
-            ones += bits.nonzeroBitCount
-        }
-        for s in used {
-            occupied[s] = false
-            for k in 0..<ScoreScratch.words { masks[s * ScoreScratch.words + k] = 0 }
+        keys.withUnsafeMutableBufferPointer { keys in
+            occupied.withUnsafeMutableBufferPointer { occupied in
+                masks.withUnsafeMutableBufferPointer { masks in
+                    v.withUnsafeMutableBufferPointer { v in
+                        for i in 0..<n {
+                            let h = served[i]
+                            var s = Int(truncatingIfNeeded: h) & mask
+                            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+                            if !occupied[s] {
+                                occupied[s] = true
+                                keys[s] = h
+                                used.append(s)
+                            }
+                            masks[s * words + i >> 6] |= 1 << UInt64(i & 63)
+                        }
+                        for k in 0..<w { v[k] = ~0 }
+                        for j in 0..<m {
+                            let h = shadow[j]
+                            var s = Int(truncatingIfNeeded: h) & mask
+                            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+                            guard occupied[s] else { continue }  // M = 0 leaves V as it is
+                            let row = s * words
+                            var carry: UInt64 = 0
+                            for k in 0..<w {
+                                let x = v[k]
+                                let mk = masks[row + k]
+                                let u = x & mk
+                                let (s1, o1) = x.addingReportingOverflow(u)
+                                let (s2, o2) = s1.addingReportingOverflow(carry)
+                                carry = o1 || o2 ? 1 : 0
+                                v[k] = s2 | (x & ~mk)
+                            }
+                        }
+                        for k in 0..<w {
+                            let bits = k == w - 1 && n & 63 != 0 ? v[k] & ((1 << UInt64(n & 63)) - 1) : v[k]
+                            ones += bits.nonzeroBitCount
+                        }
+                        for s in used {
+                            occupied[s] = false
+                            for k in 0..<words { masks[s * words + k] = 0 }
+                        }
+                    }
+                }
+            }
         }
         used.removeAll(keepingCapacity: true)
         return n - ones
