@@ -79,8 +79,10 @@ struct GateCommand: ParsableCommand {
                 flag.map { "flag '\($0)' has no \"gates\" in \(rules)" } ?? "no flag in \(rules) has \"gates\"")
         }
         // (flag, variant, segment, gate) -> observations.
-        var cells: [String: Cell] = [:]
-        func key(_ f: String, _ v: String, _ s: String, _ g: Int) -> String { "\(f)\u{1}\(v)\u{1}\(s)\u{1}\(g)" }
+        var cells: [CellKey: Cell] = [:]
+        func key(_ f: String, _ v: String, _ s: String, _ g: Int) -> CellKey {
+            CellKey(flag: f, variant: v, segment: s, gate: g)
+        }
         var files = 0
         if source.hasPrefix("admin://") {
             let statsRows: [JSONNode]
@@ -144,34 +146,27 @@ struct GateCommand: ParsableCommand {
         }
         let paths = source.hasPrefix("records:") ? recordFiles(in: dir) : []
         files = paths.count
-        try forEachRecord(in: paths) { r, _ in
-            guard let fk = r["flag"]?.string, let f = flags.first(where: { $0.key == fk }),
-                let name = r["variant"]?.string
-            else { return }
-            if let since, (r["ts"]?.string ?? "") < since { return }
-            let role = r["role"]?.string ?? ""
-            let variant = GateCommand.cellVariant(f, name, role: role)
-            let segments = ["*"] + (r["segments"]?.array ?? []).compactMap(\.string)
-            let scores = r["scores"]
-            let dropped = r["outcome"]?.string == "dropped"
+        try GateCommand.forEachGateRecord(in: paths, flags: flags) { r in
+            guard let f = flags.first(where: { $0.keyBytes.elementsEqual(r.flag) }) else { return }
+            if let since, r.ts.lexicographicallyPrecedes(since.utf8) { return }  // no ts: before any
+            let variant = GateCommand.cellVariant(f, r.variant, role: r.role)
+            let shadow = r.role == "shadow"
             for (gi, gate) in f.promotionGates.enumerated() {
                 var x: Double?
                 switch gate.metric {
-                case .errorRate:
-                    let bad = r["outcome"]?.string != "ok" || (r["status"]?.number ?? 0) >= 500
-                    x = dropped ? nil : (bad ? 1 : 0)
-                case .latencyMs: x = dropped ? nil : r["latency_ms"]?.number
-                case .rougeL: x = role == "shadow" ? scores?["rouge_l"]?.number : nil
-                case .exactMatch: x = role == "shadow" ? bool(scores?["exact_match"]) : nil
-                case .refusalRate: x = role == "shadow" ? bool(scores?["shadow_refusal"]) : nil
-                case .statusMatch: x = role == "shadow" ? bool(scores?["status_match"]) : nil
-                case .score:
-                    x = role == "shadow" ? r["evaluator"]?["scores"]?[gate.scoreName ?? ""]?.number : nil
+                case .errorRate: x = r.dropped ? nil : (r.bad ? 1 : 0)
+                case .latencyMs: x = r.dropped ? nil : r.latencyMs
+                case .rougeL: x = shadow ? r.rougeL : nil
+                case .exactMatch: x = shadow ? r.exactMatch : nil
+                case .refusalRate: x = shadow ? r.shadowRefusal : nil
+                case .statusMatch: x = shadow ? r.statusMatch : nil
+                case .score: x = shadow ? r.scores[gate.scoreName ?? ""] : nil
                 }
                 guard let x else { continue }
-                for s in segments {
-                    cells[key(fk, variant, s, gi), default: Cell()].sum += gate.observation(x)
-                    cells[key(fk, variant, s, gi), default: Cell()].n += 1
+                let observed = gate.observation(x)
+                for s in r.segments {
+                    cells[key(f.key, variant, s, gi), default: Cell()].sum += observed
+                    cells[key(f.key, variant, s, gi), default: Cell()].n += 1
                 }
             }
         }
@@ -365,10 +360,96 @@ struct GateCommand: ParsableCommand {
         return b.count
     }
 
-    private func bool(_ n: JSONNode?) -> Double? {
-        guard let v = n?.value else { return nil }
-        if case .bool(let b) = v { return b ? 1 : 0 }
-        return nil
+    /// A cell of the verdict table: flag, variant (or `stable`/`baseline`), segment, gate index.
+    struct CellKey: Hashable {
+        var flag: String
+        var variant: String
+        var segment: String
+        var gate: Int
+    }
+
+    /// The fields of one record a gate reads.
+    struct GateRecord {
+        var flag: ArraySlice<UInt8> = []
+        var variant = ""
+        var role = ""
+        /// `*` and the record's segments.
+        var segments: [String] = ["*"]
+        var ts: ArraySlice<UInt8> = []
+        var dropped = false
+        /// Not `ok`, or a 5xx status.
+        var bad = false
+        var latencyMs: Double?
+        var rougeL: Double?
+        var exactMatch: Double?
+        var shadowRefusal: Double?
+        var statusMatch: Double?
+        /// External evaluator scores by name.
+        var scores: [String: Double] = [:]
+    }
+
+    /// Every record of `paths` with the fields the flags' gates read, extracted by the rules'
+    /// body scanner (only those paths; no JSON tree per line: a day of records is millions of
+    /// lines). Lines that are not JSON objects are skipped with a warning per file.
+    static func forEachGateRecord(in paths: [String], flags: [Rules.Flag], _ body: (GateRecord) -> Void) throws {
+        let names = Set(flags.flatMap { $0.promotionGates.compactMap(\.scoreName) }).sorted()
+        let fixed: [[String]] = [
+            ["flag"], ["variant"], ["role"], ["segments"], ["ts"], ["outcome"], ["status"], ["latency_ms"],
+            ["scores", "rouge_l"], ["scores", "exact_match"], ["scores", "shadow_refusal"], ["scores", "status_match"],
+        ]
+        let scanner = BodyScanner(paths: fixed + names.map { ["evaluator", "scores", $0] }, facts: false)
+        func number(_ v: Value) -> Double? {
+            if case .number(let n) = v { return n }
+            return nil
+        }
+        func flag01(_ v: Value) -> Double? {
+            if case .bool(let b) = v { return b ? 1 : 0 }
+            return nil
+        }
+        func text(_ v: Value) -> String {
+            if case .string(let s) = v { return String(decoding: s, as: UTF8.self) }
+            return ""
+        }
+        for path in paths {
+            var bad = 0
+            do {
+                try RecordLines.forEach(in: path) { line in
+                    let facts = scanner.scan(Array(line), limit: line.count)
+                    guard facts.parsed else {
+                        bad += 1
+                        return
+                    }
+                    let v = facts.values
+                    guard case .string(let flag) = v[0], case .string = v[1] else { return }
+                    var r = GateRecord()
+                    r.flag = flag
+                    r.variant = text(v[1])
+                    r.role = text(v[2])
+                    if case .array(let list) = v[3] {
+                        for item in list {
+                            if case .string(let s) = item { r.segments.append(String(decoding: s, as: UTF8.self)) }
+                        }
+                    }
+                    if case .string(let ts) = v[4] { r.ts = ts }
+                    let outcome = text(v[5])
+                    r.dropped = outcome == "dropped"
+                    r.bad = outcome != "ok" || (number(v[6]) ?? 0) >= 500
+                    r.latencyMs = number(v[7])
+                    r.rougeL = number(v[8])
+                    r.exactMatch = flag01(v[9])
+                    r.shadowRefusal = flag01(v[10])
+                    r.statusMatch = flag01(v[11])
+                    for (i, name) in names.enumerated() { if let n = number(v[fixed.count + i]) { r.scores[name] = n } }
+                    body(r)
+                }
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            if bad > 0 {
+                fflush(nil)
+                printError("warning: \(path): \(bad) line(s) are not JSON records and were skipped\n")
+            }
+        }
     }
 
     private func fmt(_ v: Double, _ digits: Int) -> String {
