@@ -14,7 +14,7 @@ enum EvaluatorResult {
 /// exchange holds it), up to the evaluator's timeout; nothing a client waits for depends on it.
 /// Loop-confined; bounded by the dispatcher's per-worker cap.
 final class EvaluatorCall: UpstreamExchange {
-    unowned let dispatcher: ShadowDispatcher
+    let dispatcher: ShadowDispatcher
     let exchange: ShadowExchange
     let deadlineNs: UInt64
     var index = -1

@@ -117,7 +117,9 @@ final class ShadowDispatcher {
     /// work, so sending copies in between would delay the next client's request).
     private func schedule(_ ex: ShadowExchange) {
         staged.append(ex)
-        if sendCheck == nil { sendCheck = try? Check(loop: loop) { [weak self] in self?.sendStagedCopies() } }
+        // Strong captures, cleared by `cancelAll`: a weak reference would give the dispatcher a side
+        // table, and every exchange's use of it would take the slow reference-counting path.
+        if sendCheck == nil { sendCheck = try? Check(loop: loop) { self.sendStagedCopies() } }
         if let sendCheck {
             sendCheck.start()
         } else {
@@ -182,7 +184,7 @@ final class ShadowDispatcher {
 
     private func startSweep() {
         guard !sweeping else { return }
-        if sweep == nil { sweep = try? Timer(loop: loop) { [weak self] in self?.sweepDue() } }
+        if sweep == nil { sweep = try? Timer(loop: loop) { self.sweepDue() } }
         sweeping = true
         sweep?.start(ms: ShadowDispatcher.sweepMs, repeatMs: ShadowDispatcher.sweepMs)
     }
@@ -250,7 +252,8 @@ final class Pairing {
 /// One shadow call: sends the copy over the shadow pool and reads the answer whole.
 /// Reused through the dispatcher's free list; `prepare` starts each use.
 final class ShadowExchange: UpstreamExchange {
-    unowned let dispatcher: ShadowDispatcher
+    /// Strong (the worker's dispatcher outlives its exchanges; `unowned` cost an atomic check per use).
+    let dispatcher: ShadowDispatcher
     private var route: Route?
     private var variant = 0
     var index = -1
