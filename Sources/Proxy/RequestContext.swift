@@ -21,7 +21,7 @@ struct RequestContext: EvaluationContext {
         case .targetingKey: return targetingKey
         case .header(let name): return RequestContext.header(head, name)
         case .body(let p):
-            if let i = bodyPaths.firstIndex(of: p) { return facts.values[i] }
+            if let i = bodyPaths.firstIndex(of: p), i < facts.values.count { return facts.values[i] }
             return .null
         case .fact(let f): return fact(f)
         case .timestamp: return .number(Double(time(nil)))

@@ -67,6 +67,8 @@ final class Router {
     let flagCounters: FlagCounters
     /// Output records are on: routes also carry the key hash and the matched segments.
     var recordDetails = false
+    /// The current rules scan the body only for the targeting key, and decide nothing by it.
+    private var keyOnlyScan = false
     /// flag × variant × reason (`FlagCounters.reasons` order) for the installed rules.
     private var counterTable: [[[Counter]]] = []
 
@@ -127,6 +129,7 @@ final class Router {
         rules = update.rules
         scanner =
             update.rules.needsBody ? BodyScanner(paths: update.rules.bodyPaths, facts: update.rules.needsFacts) : nil
+        keyOnlyScan = !update.rules.rulesReadBody && !update.rules.keyDecides
     }
 
     func route(_ head: RequestHead, body: [UInt8]) -> Route {
@@ -134,7 +137,9 @@ final class Router {
             return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil, keySource: nil)
         }
         var facts = BodyFacts()
-        if let scanner {
+        // A body scanned only for a `body:` key that nothing uses (no records, no split, no
+        // sticky sample: e.g. mirroring everything) is not scanned.
+        if let scanner, recordDetails || !keyOnlyScan {
             facts = scanner.scan(body, limit: rules.inspectLimit)
             if !facts.parsed && !body.isEmpty {
                 metrics.bodyUninspected[facts.tooLarge ? 1 : 0].add()
@@ -227,7 +232,10 @@ final class Router {
             case .header(let name):
                 if case .string(let s) = RequestContext.header(head, name), !s.isEmpty { return (.string(s), index) }
             case .body(let p):
-                if let i = rules.bodyPaths.firstIndex(of: p), case .string(let s) = facts.values[i], !s.isEmpty {
+                if let i = rules.bodyPaths.firstIndex(of: p), i < facts.values.count,
+                    case .string(let s) = facts.values[i],
+                    !s.isEmpty
+                {
                     return (.string(s), index)
                 }
             }

@@ -149,6 +149,21 @@ public final class RuleSet: Sendable {
 
     /// Whether routing needs the request body scanned at all.
     public var needsBody: Bool { needsFacts || !bodyPaths.isEmpty }
+
+    /// Some flag's decision depends on the targeting key: targeting (a `fractional` split, a rule
+    /// on the key), a rollout stage, or a shadow sample below 100 % that is sticky by key.
+    public var keyDecides: Bool {
+        flags.contains { f in
+            f.targeting != nil || f.rollout != nil
+                || f.shadow.map { $0.percentage > 0 && $0.percentage < 100 && $0.sampleBy == .targetingKey } == true
+        }
+    }
+
+    /// The rules themselves read the body (paths in targeting or segments, chat facts, the model
+    /// field); otherwise only a `body:` targeting key source would.
+    public var rulesReadBody: Bool {
+        needsFacts || bodyPaths.contains { p in !keySources.contains { $0 == .body(p) } }
+    }
 }
 
 /// The routing decision for one request.
