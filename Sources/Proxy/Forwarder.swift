@@ -185,7 +185,14 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             let upstream = flag.variants[v].upstream
             let body = OutgoingBody(
                 bytes: conn.body, splice: router.splice(upstream: upstream, range: route.modelRange))
-            buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
+            if body.count == upstreamBody.count {
+                // The served request's head (same fields, same length) plus the shadow mark.
+                shadows.head.reset()
+                out.bytes.withUnsafeBytes { shadows.head.append(UnsafeRawBufferPointer(rebasing: $0.dropLast(2))) }
+                shadows.head.append("X-ModelFlag-Shadow: 1\r\n\r\n")
+            } else {
+                buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
+            }
             if let held = shadows.mirror(
                 route: route, variant: v, spec: spec, pool: router.shadowPools[upstream], body: body,
                 isHEAD: request.isHEAD, request: recordInput(request, .ok), pairing: pairing,
