@@ -164,8 +164,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         buildUpstreamHead(request, into: &out, bodyCount: upstreamBody.count, shadow: false)
         retried = false
-        dispatch(fresh: false)
+        // Copies first (they leave after this iteration's I/O at the earliest), so an exchange that
+        // fails at once still ends their pairing and releases them.
         if let flag, let spec = flag.shadow, let route { mirror(request, route, spec) }
+        dispatch(fresh: false)
     }
 
     /// Lets copies held for the served answer's first byte go (`shadow.start: first-byte`).
@@ -174,7 +176,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         heldCopies.removeAll(keepingCapacity: true)
     }
 
-    /// Hands copies to the shadow variants of the flag (after the served request went out).
+    /// Hands copies to the shadow variants of the flag (sent after the served request went out).
     private func mirror(_ request: RequestHead, _ route: Route, _ spec: ShadowSpec) {
         guard let rules = route.rules, let fi = route.flag, shadows.sampled(spec, bucket: route.shadowBucket) else {
             return
@@ -211,6 +213,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     }
 
     public func connectionClosed(_ conn: ServerConnection) {
+        if !heldCopies.isEmpty { releaseCopies() }
         held = nil
         if let u = upstream {
             upstream = nil

@@ -54,8 +54,8 @@ func writeRecordFile(_ records: [String], in dir: String) throws {
         usleep(300_000)
         stack.proxy.signal(SIGTERM)  // records are flushed and fsynced at shutdown
         patient.proxy.signal(SIGTERM)
-        #expect(stack.proxy.wait(timeout: 10) == 0)
-        #expect(patient.proxy.wait(timeout: 10) == 0)
+        #expect(stack.proxy.wait(timeout: 10) == 0, "proxy log:\n\(stack.proxy.log)")
+        #expect(patient.proxy.wait(timeout: 10) == 0, "patient proxy log:\n\(patient.proxy.log)")
         let records = try readRecords(dir) + readRecords(dir + "/patient")
         let byId = Dictionary(records.map { ($0["request_id"] as! String, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(records.count == 24)
