@@ -21,7 +21,10 @@ public struct HeadWriter {
     @inline(__always)
     public mutating func append(_ b: ArraySlice<UInt8>) { bytes.append(contentsOf: b) }
 
-    public mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    /// A `String`'s bytes. Named apart from `append(_: StaticString)`: with both as overloads of
+    /// one name, every literal picked this one (a literal's default type is `String`), and heads
+    /// were built through string storage checks instead of a copy of constant bytes.
+    public mutating func appendString(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
     public mutating func appendDecimal(_ value: Int) {
         var v = value

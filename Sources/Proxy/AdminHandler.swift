@@ -80,7 +80,7 @@ public final class AdminHandler: ConnectionHandler {
                 framing: isHEAD ? .empty(contentLength: b.count) : .length(b.count)
             ) { h in
                 h.append("Content-Type: ")
-                h.append(type)
+                h.appendString(type)
                 h.crlf()
                 h.append("Cache-Control: no-store\r\n")
             }

@@ -33,9 +33,9 @@ final class EvaluatorCall: UpstreamExchange {
     func start(pool: UpstreamPool, path: String, body: [UInt8]) {
         var head = HeadWriter(capacity: 256)
         head.append("POST ")
-        head.append(path)
+        head.appendString(path)
         head.append(" HTTP/1.1\r\nHost: ")
-        head.append(pool.config.address.description)
+        head.appendString(pool.config.address.description)
         head.append("\r\nContent-Type: application/json\r\nContent-Length: ")
         head.appendDecimal(body.count)
         head.append("\r\n\r\n")

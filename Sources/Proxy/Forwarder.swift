@@ -250,7 +250,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             }
             if !sawHost, let route {
                 out.append("Host: ")
-                out.append(route.pool.config.address.description)
+                out.appendString(route.pool.config.address.description)
                 out.crlf()
             }
         }
@@ -324,9 +324,9 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 if let route, let rules = route.rules, rules.responseHeaders, let fi = route.flag {
                     let flag = rules.flags[fi]
                     h.append("X-ModelFlag-Flag: ")
-                    h.append(flag.key)
+                    h.append(flag.keyBytes[...])
                     h.append("\r\nX-ModelFlag-Variant: ")
-                    h.append(flag.variants[route.variant].name)
+                    h.appendString(flag.variants[route.variant].name)
                     h.crlf()
                 }
             }

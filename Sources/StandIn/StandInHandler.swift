@@ -128,7 +128,7 @@ public final class StandInHandler: ConnectionHandler {
         conn.writeHead(status: 200, reason: ("OK" as StaticString).rawBytes, framing: .stream) { h in
             h.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n")
             h.append("X-Model-Confidence: ")
-            h.append(confidence)
+            h.appendString(confidence)
             h.crlf()
         }
         // Spread the words over the configured number of events.
@@ -187,10 +187,10 @@ public final class StandInHandler: ConnectionHandler {
                 status: status, reason: ServerConnection.reasonPhrase(status).rawBytes, framing: .length(b.count)
             ) { h in
                 h.append("Content-Type: ")
-                h.append(type)
+                h.appendString(type)
                 h.crlf()
                 h.append("X-Model-Confidence: ")
-                h.append(confidence)
+                h.appendString(confidence)
                 h.crlf()
             }
             conn.writeBody(UnsafeRawBufferPointer(b))
