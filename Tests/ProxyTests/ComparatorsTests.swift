@@ -111,6 +111,44 @@ struct ComparatorsTests {
         return prev[b.count]
     }
 
+    /// Word hashes: one per word, equal for the same word in any (ASCII) case, different for
+    /// different words, whatever their length (packed up to eight bytes, folded beyond), with
+    /// punctuation, spaces and newlines as separators and UTF-8 letters kept inside words.
+    @Test func wordHashesTellWordsApartAndIgnoreCase() {
+        var rng = SystemRandomNumberGenerator()
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789") + ["é", "ß", "中"]
+        var seen: [UInt64: String] = [:]
+        for _ in 0..<3000 {
+            let word = String(
+                (0..<Int.random(in: 1...30, using: &rng)).map { _ in letters.randomElement(using: &rng)! })
+            var upper: [UInt64] = []
+            var lower: [UInt64] = []
+            PairScores.tokenHashes(Array("  \(word.uppercased()),".utf8), into: &upper)
+            PairScores.tokenHashes(Array(word.utf8), into: &lower)
+            #expect(lower.count == 1)
+            if word.allSatisfy(\.isASCII) { #expect(upper == lower, "\(word)") }  // only ASCII is folded
+            if let h = lower.first {
+                if let other = seen[h] { #expect(other == word, "\(other) and \(word) share a hash") }
+                seen[h] = word
+            }
+        }
+        // Long words that differ only before, inside or after an eight-byte chunk.
+        for (a, b) in [
+            ("alphabetagamma", "omegaxbetagamma"), ("internationalization", "internationalizatiom"),
+            ("aaaaaaaabbbbbbbb", "bbbbbbbbaaaaaaaa"), ("abcdefgh", "abcdefghi"), ("x1234567", "y1234567"),
+        ] {
+            var ha: [UInt64] = []
+            var hb: [UInt64] = []
+            PairScores.tokenHashes(Array(a.utf8), into: &ha)
+            PairScores.tokenHashes(Array(b.utf8), into: &hb)
+            #expect(ha != hb, "\(a) and \(b)")
+        }
+        var split: [UInt64] = []
+        PairScores.tokenHashes(Array("one, two\nthree-four  five!".utf8), into: &split)
+        #expect(split.count == 5)
+        #expect(Set(split).count == 5)
+    }
+
     @Test func longAnswersAreCutForROUGEAndSaySo() {
         let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
         let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
