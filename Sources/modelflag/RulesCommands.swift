@@ -57,6 +57,7 @@ struct Check: ParsableCommand {
             out += match.isEmpty ? ", governs every request\n" : ", governs \(match.joined(separator: " and "))\n"
             for v in f.variants { out += "    \(v.name) -> \(rules.upstreams[v.upstream].name)\n" }
             if let t = f.targeting { out += "    targeting: \(summary(t))\n" }
+            out += settings(f, rules)
         }
         if !rules.bodyPaths.isEmpty {
             out +=
@@ -64,6 +65,47 @@ struct Check: ParsableCommand {
         }
         print(out, terminator: "")
     }
+
+    /// The flag's shadow, records, gates, rollout and tripwires, one line each when set.
+    func settings(_ f: Rules.Flag, _ rules: RuleSet) -> String {
+        var out = ""
+        let name = { (i: Int) in f.variants[i].name }
+        for (i, gate) in f.gates.enumerated() {
+            guard let gate else { continue }
+            out +=
+                "    confidence gate: \(name(i)) served at confidence >= \(num(gate.threshold)), else \(name(gate.fallback)) (\(gate.mode.rawValue))\n"
+        }
+        if let s = f.shadow {
+            let sample = s.percentage >= 100 ? "100 %" : "\(num(s.percentage)) % (\(s.sampleBy.rawValue))"
+            out +=
+                "    shadow: \(s.variants.map(name).joined(separator: ", ")) at \(sample), leaves at \(s.start.rawValue), maxInFlight \(s.maxInFlight), timeout \(s.timeoutMs) ms, \(s.compare ? "scored" : "not scored")"
+            out += s.noiseFloor > 0 ? ", noise floor \(num(s.noiseFloor)) %\n" : "\n"
+        }
+        let c = f.capture
+        out += "    records: capture \(c.mode.rawValue)"
+        if c.mode == .full { out += ", up to \(c.maxBodyBytes) bytes per body" }
+        if !c.redact.isEmpty { out += ", redact \(c.redact.map { $0.joined(separator: ".") }.joined(separator: ", "))" }
+        out += "\n"
+        if let e = f.evaluator {
+            out +=
+                "    evaluator: http://\(e.address)\(e.path), sample \(num(e.sampleRate)), timeout \(e.timeoutMs) ms\n"
+        }
+        if let r = f.rollout {
+            let stage = r.stage < 0 ? "rolled back" : "stage \(r.stage + 1) of \(r.stages.count)"
+            out += "    rollout: \(name(r.variant)), \(stage)\n"
+        }
+        if !f.promotionGates.isEmpty {
+            out += "    promotion gates: \(f.promotionGates.map(\.label).joined(separator: ", "))\n"
+        }
+        for w in f.tripwires {
+            out +=
+                "    rollback: \(name(w.variant)) when \(w.metric.rawValue) > \(num(w.above)) over \(w.windowSeconds) s (at least \(w.minSamples) requests)\n"
+        }
+        return out
+    }
+
+    /// A number as the file would say it (no trailing `.0`).
+    func num(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 
     func summary(_ e: Expr) -> String {
         var splits: [String] = []

@@ -22,6 +22,22 @@ import Testing
         #expect(rc2 == 1)
     }
 
+    /// The summary also says what each flag mirrors, records, gates and rolls back.
+    @Test func checkSummarizesShadowRecordsGatesAndRollout() throws {
+        let (rc, out) = try runBinary(["check", Self.examples + "/quality-gate.json"])
+        #expect(rc == 0)
+        #expect(
+            out.contains(
+                "shadow: candidate at 100 %, leaves at first-byte, maxInFlight 100, timeout 10000 ms, scored, noise floor 100 %"
+            ), "\(out)")
+        #expect(out.contains("records: capture none"))
+        #expect(out.contains("rollout: candidate, stage 1 of 4"))
+        #expect(out.contains("promotion gates: score:quality, error_rate"))
+        #expect(out.contains("rollback: candidate when error_rate > 0.05 over 10 s (at least 20 requests)"))
+        let (_, shadow) = try runBinary(["check", Self.examples + "/shadow-candidate.json"])
+        #expect(shadow.contains("records: capture full, up to 8192 bytes per body, redact user, messages.content"))
+    }
+
     @Test func explainShowsTheKeyTheBucketAndTheDecision() throws {
         let body = NSTemporaryDirectory() + "modelflag-req-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: body) }
