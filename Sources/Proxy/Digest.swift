@@ -53,14 +53,8 @@ struct SHA256 {
 
     /// The 32-byte digest. The hasher is spent afterwards.
     mutating func finalize() -> [UInt8] {
-        let bits = length &* 8
-        var pad: [UInt8] = [0x80]
-        let padZeros = (filled < 56 ? 55 - filled : 119 - filled)
-        pad.append(contentsOf: repeatElement(0, count: padZeros))
-        for s in stride(from: 56, through: 0, by: -8) { pad.append(UInt8(truncatingIfNeeded: bits >> UInt64(s))) }
-        let savedLength = length
-        pad.withUnsafeBytes { update($0) }
-        length = savedLength
+        let partial = block  // a local reference: `finish` mutates self while reading it
+        partial.withUnsafeBytes { finish(rest: UnsafeRawBufferPointer(rebasing: $0[0..<filled]), length: length) }
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
@@ -70,6 +64,21 @@ struct SHA256 {
             out.append(UInt8(truncatingIfNeeded: word))
         }
         return out
+    }
+
+    /// Compresses the last bytes of a message of `length` bytes with the padding: `rest` (under
+    /// 64 bytes), 0x80, zeros, and the bit length; one block, or two past 55 bytes.
+    private mutating func finish(rest: UnsafeRawBufferPointer, length: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+            let blocks = rest.count < 56 ? 1 : 2
+            for j in 0..<rest.count { tail[j] = rest[j] }
+            tail[rest.count] = 0x80
+            for j in (rest.count + 1)..<(blocks * 64 - 8) { tail[j] = 0 }
+            let bits = length &* 8
+            for j in 0..<8 { tail[blocks * 64 - 8 + j] = UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * j)) }
+            let raw = UnsafeRawBufferPointer(tail)
+            for b in 0..<blocks { compress(UnsafeRawBufferPointer(rebasing: raw[(b * 64)..<(b * 64 + 64)])) }
+        }
     }
 
     static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
@@ -82,25 +91,13 @@ struct SHA256 {
     /// hash every recorded request carries. Same result as the first 8 bytes of `hash`.
     static func prefix64(_ data: UnsafeRawBufferPointer) -> UInt64 {
         var s = SHA256(noBlock: ())
+        let whole = data.count / 64 * 64
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            var i = 0
-            while i + 64 <= data.count {
+            for i in stride(from: 0, to: whole, by: 64) {
                 s.compress(UnsafeRawBufferPointer(rebasing: data[i..<(i + 64)]), w)
-                i += 64
-            }
-            // The rest, 0x80, zeros, and the bit length: one block, or two past 55 bytes.
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
-                let rest = data.count - i
-                let blocks = rest < 56 ? 1 : 2
-                for j in 0..<rest { tail[j] = data[i + j] }
-                tail[rest] = 0x80
-                for j in (rest + 1)..<(blocks * 64 - 8) { tail[j] = 0 }
-                let bits = UInt64(data.count) &* 8
-                for j in 0..<8 { tail[blocks * 64 - 8 + j] = UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * j)) }
-                let raw = UnsafeRawBufferPointer(tail)
-                for b in 0..<blocks { s.compress(UnsafeRawBufferPointer(rebasing: raw[(b * 64)..<(b * 64 + 64)]), w) }
             }
         }
+        s.finish(rest: UnsafeRawBufferPointer(rebasing: data[whole...]), length: UInt64(data.count))
         return UInt64(s.h.0) << 32 | UInt64(s.h.1)
     }
 
