@@ -400,15 +400,7 @@ struct RecordEncoder {
             lit("null")
             return
         }
-        if value < 0 { buf.append(UInt8(ascii: "-")) }
-        var v = value.magnitude
-        var divisor: UInt = 1
-        while v / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            buf.append(UInt8(truncatingIfNeeded: v / divisor) + 0x30)
-            v %= divisor
-            divisor /= 10
-        }
+        DecimalText.append(value, to: &buf)
     }
 
     private mutating func appendHex64(_ v: UInt64) {

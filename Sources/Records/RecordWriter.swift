@@ -213,7 +213,7 @@ public final class RecordWriter: @unchecked Sendable {
         seq += 1
         pendingRecords += 1
         scratch.append(contentsOf: "{\"seq\":".utf8)
-        RecordWriter.appendDecimal(&scratch, seq)
+        DecimalText.append(seq, to: &scratch)
         if record.count > 2 { scratch.append(UInt8(ascii: ",")) }
         scratch.append(contentsOf: record.dropFirst())
         scratch.append(0x0A)
@@ -315,16 +315,6 @@ public final class RecordWriter: @unchecked Sendable {
             i += 1
         }
         return v
-    }
-
-    /// A non-negative number's digits (no String per record).
-    static func appendDecimal(_ buf: inout [UInt8], _ value: Int) {
-        var divisor = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            buf.append(UInt8(truncatingIfNeeded: (value / divisor) % 10) + 0x30)
-            divisor /= 10
-        }
     }
 
     private func monotonicNs() -> UInt64 {

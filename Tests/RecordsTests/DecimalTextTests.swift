@@ -1,0 +1,19 @@
+import Records
+import Testing
+
+struct DecimalTextTests {
+    /// The same digits as `String(_:)`, at the edges and across powers of ten.
+    @Test func matchesStringFormatting() {
+        var values = [0, 1, -1, 9, 10, 99, 100, -100, Int.max, Int.min, 1_000_000_007]
+        var p = 1
+        for _ in 0..<18 {
+            values += [p - 1, p, p + 1, -p]
+            p *= 10
+        }
+        for v in values {
+            var buf: [UInt8] = [0x78]  // appends after what is there
+            DecimalText.append(v, to: &buf)
+            #expect(String(decoding: buf, as: UTF8.self) == "x" + String(v))
+        }
+    }
+}
