@@ -390,7 +390,7 @@ struct GateCommand: ParsableCommand {
 
     /// Every record of `paths` with the fields the flags' gates read, extracted by the rules'
     /// body scanner (only those paths; no JSON tree per line: a day of records is millions of
-    /// lines). Lines that are not JSON objects are skipped with a warning per file.
+    /// lines). Lines that are not JSON objects are skipped with a warning per file (`forEachRecordLine`).
     static func forEachGateRecord(in paths: [String], flags: [Rules.Flag], _ body: (GateRecord) -> Void) throws {
         let names = Set(flags.flatMap { $0.promotionGates.compactMap(\.scoreName) }).sorted()
         let fixed: [[String]] = [
@@ -410,45 +410,32 @@ struct GateCommand: ParsableCommand {
             if case .string(let s) = v { return String(decoding: s, as: UTF8.self) }
             return ""
         }
-        for path in paths {
-            var bad = 0
-            do {
-                try RecordLines.forEach(in: path) { line in
-                    let facts = scanner.scan(Array(line), limit: line.count)
-                    guard facts.parsed else {
-                        bad += 1
-                        return
-                    }
-                    let v = facts.values
-                    guard case .string(let flag) = v[0], case .string = v[1] else { return }
-                    var r = GateRecord()
-                    r.flag = flag
-                    r.variant = text(v[1])
-                    r.role = text(v[2])
-                    if case .array(let list) = v[3] {
-                        for item in list {
-                            if case .string(let s) = item { r.segments.append(String(decoding: s, as: UTF8.self)) }
-                        }
-                    }
-                    if case .string(let ts) = v[4] { r.ts = ts }
-                    let outcome = text(v[5])
-                    r.dropped = outcome == "dropped"
-                    r.bad = outcome != "ok" || (number(v[6]) ?? 0) >= 500
-                    r.latencyMs = number(v[7])
-                    r.rougeL = number(v[8])
-                    r.exactMatch = flag01(v[9])
-                    r.shadowRefusal = flag01(v[10])
-                    r.statusMatch = flag01(v[11])
-                    for (i, name) in names.enumerated() { if let n = number(v[fixed.count + i]) { r.scores[name] = n } }
-                    body(r)
+        try forEachRecordLine(in: paths) { line in
+            let facts = scanner.scan(Array(line), limit: line.count)
+            guard facts.parsed else { return false }
+            let v = facts.values
+            guard case .string(let flag) = v[0], case .string = v[1] else { return true }
+            var r = GateRecord()
+            r.flag = flag
+            r.variant = text(v[1])
+            r.role = text(v[2])
+            if case .array(let list) = v[3] {
+                for item in list {
+                    if case .string(let s) = item { r.segments.append(String(decoding: s, as: UTF8.self)) }
                 }
-            } catch {
-                throw ValidationError("\(error)")
             }
-            if bad > 0 {
-                fflush(nil)
-                printError("warning: \(path): \(bad) line(s) are not JSON records and were skipped\n")
-            }
+            if case .string(let ts) = v[4] { r.ts = ts }
+            let outcome = text(v[5])
+            r.dropped = outcome == "dropped"
+            r.bad = outcome != "ok" || (number(v[6]) ?? 0) >= 500
+            r.latencyMs = number(v[7])
+            r.rougeL = number(v[8])
+            r.exactMatch = flag01(v[9])
+            r.shadowRefusal = flag01(v[10])
+            r.statusMatch = flag01(v[11])
+            for (i, name) in names.enumerated() { if let n = number(v[fixed.count + i]) { r.scores[name] = n } }
+            body(r)
+            return true
         }
     }
 

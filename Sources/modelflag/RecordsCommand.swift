@@ -65,15 +65,21 @@ struct RecordFilters: ParsableArguments {
 /// Every record of `paths`, in order, parsed; unreadable files are an error, lines that do not
 /// parse are counted and reported on stderr.
 func forEachRecord(in paths: [String], _ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
+    try forEachRecordLine(in: paths) { line in
+        guard let node = try? JSONParser.parse(Array(line)) else { return false }
+        body(node, line)
+        return true
+    }
+}
+
+/// Every line of `paths`, in order, to `read`, which says whether it was a record; unreadable
+/// files are an error, lines that were not are counted and reported on stderr per file.
+func forEachRecordLine(in paths: [String], _ read: (UnsafeRawBufferPointer) -> Bool) throws {
     for path in paths {
         var bad = 0
         do {
             try RecordLines.forEach(in: path) { line in
-                guard let node = try? JSONParser.parse(Array(line)) else {
-                    bad += 1
-                    return
-                }
-                body(node, line)
+                if !read(line) { bad += 1 }
             }
         } catch {
             throw ValidationError("\(error)")

@@ -588,6 +588,43 @@ extension RecordsCLITests {
     }
 }
 
+/// Lines that are not records (a torn last line, garbage) are skipped and reported per file, by
+/// the gate's field scanner as by the JSON reader of `records query`; the rest still counts.
+extension GateCLITests {
+    @Test func linesThatAreNotRecordsAreSkippedAndReported() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-torn-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines = (1...150).map { i in
+            #"{"seq":\#(i),"schema":"modelflag.record/v1","ts":"2026-11-25T10:00:00.000Z","request_id":"r\#(i)","role":"shadow","flag":"chat","variant":"candidate","segments":["faq"],"status":200,"outcome":"ok","scores":{"rouge_l":0.9}}"#
+        }
+        lines.insert("not a record", at: 70)
+        lines.append(#"{"seq":151,"role":"shadow","flag":"ch"#)
+        try writeRecordFile(lines, in: dir)
+        let rulesPath = dir + "/rules.json"
+        try """
+        {
+          "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
+                        "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
+          "defaultUpstream": "stable",
+          "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
+          "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+            "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, "candidate", "stable"]},
+            "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 100}]}}
+        }
+        """.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let (_, gate) = try runBinary(
+            ["gate", "--rules", rulesPath, "--source", "records:\(dir)"], withStderr: true)
+        #expect(gate.contains("records.jsonl: 2 line(s) are not JSON records and were skipped"), "\(gate)")
+        let faq = gate.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+            .first { $0.count == 9 && $0[2] == "faq" && $0[3] == "rouge_l" }
+        #expect(faq?[4] == "150")
+        let (_, query) = try runBinary(["records", "query", "--dir", dir], withStderr: true)
+        #expect(query.contains("records.jsonl: 2 line(s) are not JSON records and were skipped"))
+        #expect(query.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 150)
+    }
+}
+
 /// `modelflag gate --apply` over passing records moves the rollout to its next stage.
 extension GateCLITests {
     /// Tails and stable's own figures: a candidate whose latency is fine on average but slow for
