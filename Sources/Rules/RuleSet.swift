@@ -28,25 +28,27 @@ public struct FlagMatch: Sendable {
 
 /// One flag of a loaded rule set. A class: every request reads its flag several times (routing,
 /// response headers, the record), and copying a struct of this many arrays and strings retained
-/// each of them every time. Built by the loader and compiled by `RuleSet.init`, then never
-/// changed (the tripwires guard their own counters), hence `@unchecked Sendable`.
+/// each of them every time. What the file says is fixed at init; gates, rollout, evaluator,
+/// tripwires and the compiled program are set by the loader and `RuleSet.init` before the rule
+/// set is published, then never changed (the tripwires guard their own counters), hence
+/// `@unchecked Sendable`.
 public final class Flag: @unchecked Sendable {
-    public internal(set) var key: String
-    public internal(set) var keyBytes: [UInt8]
+    public let key: String
+    public let keyBytes: [UInt8]
     /// DISABLED is the kill switch: every request goes to `defaultVariant`.
-    public internal(set) var enabled: Bool
+    public let enabled: Bool
     /// Variant name → index into `RuleSet.upstreams`.
-    public internal(set) var variants: [(name: String, upstream: Int)]
-    public internal(set) var defaultVariant: Int
-    public internal(set) var targeting: Expr?
-    public internal(set) var match: FlagMatch
+    public let variants: [(name: String, upstream: Int)]
+    public let defaultVariant: Int
+    public let targeting: Expr?
+    public let match: FlagMatch
     /// Mirroring to candidate variants, if any.
-    public internal(set) var shadow: ShadowSpec?
+    public let shadow: ShadowSpec?
     /// What records keep of bodies.
-    public internal(set) var capture: CaptureSpec
+    public let capture: CaptureSpec
     /// The `$evaluators` segments this flag's targeting references, in first-use order: records
     /// and statistics name the ones a request matched.
-    public internal(set) var segments: [(name: String, rule: Expr)]
+    public let segments: [(name: String, rule: Expr)]
     /// Per variant (same order as `variants`): its confidence gate, when its value is a gate object.
     public internal(set) var gates: [ConfidenceGate?] = []
     /// External evaluator for shadow pairs.
