@@ -61,6 +61,8 @@ final class Router {
     private var scanner: BodyScanner?
     /// The compiled evaluator's reusable memory (this loop only).
     private let scratch = EvalScratch()
+    /// The scan's output, reused from request to request (its values array is not reallocated).
+    private var factsStore = BodyFacts()
     /// Per upstream of the rules: its `model` as JSON string content (escaped), when it rewrites.
     private var modelBytes: [[UInt8]?] = []
 
@@ -137,14 +139,26 @@ final class Router {
             return Route(pool: pools[0], rules: nil, flag: nil, variant: -1, splice: nil, keySource: nil)
         }
         var facts = BodyFacts()
+        swap(&facts, &factsStore)
         // A body scanned only for a `body:` key that nothing uses (no records, no split, no
         // sticky sample: e.g. mirroring everything) is not scanned.
         if let scanner, recordDetails || !keyOnlyScan {
-            facts = scanner.scan(body, limit: rules.inspectLimit)
+            scanner.scan(body, limit: rules.inspectLimit, into: &facts)
             if !facts.parsed && !body.isEmpty {
                 metrics.bodyUninspected[facts.tooLarge ? 1 : 0].add()
             }
+        } else {
+            facts.reset(pathCount: 0)
         }
+        let route = decide(rules, head, body: body, facts: facts)
+        // No slice of this body is kept until the next request (the connection reuses its buffer).
+        facts.reset(pathCount: facts.values.count)
+        swap(&facts, &factsStore)
+        return route
+    }
+
+    /// The routing decision for a request whose body was scanned into `facts`.
+    private func decide(_ rules: RuleSet, _ head: RequestHead, body: [UInt8], facts: BodyFacts) -> Route {
         let path = Router.pathOf(head)
         let (key, keySource) = Router.keyAndSource(rules, head, facts)
         let context = RequestContext(
@@ -265,8 +279,9 @@ public enum RoutingBench {
         let scratch = EvalScratch()
         var last = Decision(flag: nil, variant: -1, upstream: 0, reason: .noFlag)
         let start = Loop.hrtime()
+        var facts = BodyFacts()
         for _ in 0..<iterations {
-            let facts = scanner?.scan(body, limit: rules.inspectLimit) ?? BodyFacts()
+            if let scanner { scanner.scan(body, limit: rules.inspectLimit, into: &facts) }
             let path = Router.pathOf(request)
             let context = RequestContext(
                 head: request, facts: facts, bodyPaths: rules.bodyPaths,

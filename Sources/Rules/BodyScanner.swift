@@ -24,6 +24,20 @@ public struct BodyFacts: Sendable {
     public init() {}
 
     public var promptTokens: Int { (contentBytes + 3) / 4 }
+
+    /// Back to "nothing found" with `pathCount` null values, keeping the values' storage when it
+    /// has that size (a router reuses one `BodyFacts` per worker: no allocation per request).
+    public mutating func reset(pathCount: Int) {
+        var kept: [Value] = []
+        swap(&kept, &values)
+        self = BodyFacts()
+        if kept.count == pathCount {
+            for i in kept.indices { kept[i] = .null }
+        } else {
+            kept = Array(repeating: .null, count: pathCount)
+        }
+        values = kept
+    }
 }
 
 /// Extracts the paths the rules need from a JSON body in one pass over its bytes.
@@ -46,25 +60,31 @@ public struct BodyScanner: Sendable {
 
     public func scan(_ body: [UInt8], limit: Int) -> BodyFacts {
         var out = BodyFacts()
-        out.values = Array(repeating: .null, count: wanted.pathCount)
+        scan(body, limit: limit, into: &out)
+        return out
+    }
+
+    /// Scans into `out`, reusing its storage for the values (see `BodyFacts.reset`). The values
+    /// may be slices of `body`: reset them once the request is decided, or they keep it alive.
+    public func scan(_ body: [UInt8], limit: Int, into out: inout BodyFacts) {
+        out.reset(pathCount: wanted.pathCount)
         if body.count > limit {
             out.tooLarge = true
-            return out
+            return
         }
-        return body.withUnsafeBufferPointer { p in
-            var walker = Walker(body: body, p: p, wanted: wanted, wantedDepth: wantedDepth, facts: facts, out: out)
+        body.withUnsafeBufferPointer { p in
+            var walker = Walker(
+                body: body, p: p, wanted: wanted, wantedDepth: wantedDepth, facts: facts, out: BodyFacts())
+            // The walker owns the facts while it writes them (one reference: no copy on write).
+            swap(&walker.out, &out)
+            defer { swap(&walker.out, &out) }
             walker.skipWS()
-            guard walker.i < p.count, p[walker.i] == UInt8(ascii: "{") else { return walker.out }
+            guard walker.i < p.count, p[walker.i] == UInt8(ascii: "{") else { return }
             if walker.value(depth: 0, role: .root) {
                 walker.skipWS()
                 walker.out.parsed = walker.i == p.count
             }
-            if !walker.out.parsed {
-                var failed = BodyFacts()
-                failed.values = Array(repeating: .null, count: wanted.pathCount)
-                return failed
-            }
-            return walker.out
+            if !walker.out.parsed { walker.out.reset(pathCount: wanted.pathCount) }
         }
     }
 }

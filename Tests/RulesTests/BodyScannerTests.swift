@@ -51,6 +51,27 @@ import Testing
         #expect(f.tooLarge && !f.parsed)
     }
 
+    @Test func reusedFactsCarryNothingOver() {
+        // A router scans every request into the same `BodyFacts`: no value or fact of one body may
+        // show up in the next one's.
+        let scanner = BodyScanner(paths: [["user"], ["metadata", "tier"]], facts: true)
+        var facts = BodyFacts()
+        scanner.scan(chat, limit: 1 << 20, into: &facts)
+        #expect(facts.parsed && facts.values == [.string("u-42"), .string("enterprise")] && facts.messageCount == 4)
+        scanner.scan(Array(#"{"user": "other"}"#.utf8), limit: 1 << 20, into: &facts)
+        #expect(facts.parsed && facts.values == [.string("other"), .null])
+        #expect(facts.messageCount == 0 && facts.userTurns == 0 && !facts.stream && !facts.hasTools)
+        #expect(facts.model == .null && facts.modelRange == nil)
+        scanner.scan(chat, limit: 1 << 20, into: &facts)
+        scanner.scan(
+            Array(#"{"user": "a", "messages": [{"role": "user"}], "x": tru}"#.utf8), limit: 1 << 20, into: &facts)
+        #expect(!facts.parsed && facts.values == [.null, .null] && facts.messageCount == 0 && facts.userTurns == 0)
+        scanner.scan(chat, limit: 100, into: &facts)
+        #expect(facts.tooLarge && !facts.parsed && facts.values == [.null, .null] && facts.messageCount == 0)
+        scanner.scan(Array("{}".utf8), limit: 1 << 20, into: &facts)
+        #expect(facts.parsed && !facts.tooLarge && facts.values == [.null, .null])
+    }
+
     @Test func skipsWhatNoRuleReads() {
         // Brackets inside strings of skipped values do not confuse the scanner.
         let body = Array(#"{"other": {"x": "}]{[", "y": [1, {"z": "]"}]}, "user": "me"}"#.utf8)
