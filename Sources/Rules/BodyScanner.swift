@@ -420,6 +420,24 @@ struct Walker {
     mutating func skipString() -> Bool {
         i += 1
         let base = p.baseAddress!
+        // Keys and short values end within a few words: look for `"` or `\` eight bytes at a time
+        // here; longer text goes on with memchr (vectorised), where its call no longer dominates.
+        var words = 0
+        while words < 4 && i + 8 <= p.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let hits = Walker.bytesEqual(w, 0x22) | Walker.bytesEqual(w, 0x5C)
+            if hits == 0 {
+                i += 8
+                words += 1
+                continue
+            }
+            i += hits.trailingZeroBitCount >> 3
+            if base[i] == 0x22 {
+                i += 1
+                return true
+            }
+            i += 2  // a backslash and the byte it escapes
+        }
         while i < p.count {
             guard let q = memchr(base + i, 0x22, p.count - i) else { return false }
             let qi = base.distance(to: q.assumingMemoryBound(to: UInt8.self))
@@ -431,6 +449,14 @@ struct Walker {
             return true
         }
         return false
+    }
+
+    /// The high bit of each byte of `w` that equals `byte`, exact up to and including the first
+    /// such byte in memory order (little-endian: the lowest set bit), which is all callers use.
+    @inline(__always)
+    static func bytesEqual(_ w: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = w ^ (UInt64(byte) &* 0x0101_0101_0101_0101)
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
     mutating func scalar() -> Bool {

@@ -17,10 +17,10 @@ public struct FlagMatch: Sendable {
     public var models: [String]?
 
     public func matches(path: ArraySlice<UInt8>, model: Value) -> Bool {
-        if let p = pathPrefix, !path.starts(with: p.utf8) { return false }
+        if let p = pathPrefix, !RuleText.hasPrefix(path, p) { return false }
         if let models {
             guard case .string(let m) = model else { return false }
-            return models.contains { m.elementsEqual($0.utf8) }
+            return models.contains { RuleText.equal(m, $0) }
         }
         return true
     }
@@ -240,7 +240,7 @@ extension RuleSet {
             decision.reason = .error
             return decision
         }
-        for vi in flags[index].variants.indices where name.elementsEqual(flags[index].variants[vi].name.utf8) {
+        for vi in flags[index].variants.indices where RuleText.equal(name, flags[index].variants[vi].name) {
             return Decision(
                 flag: index, variant: vi, upstream: flags[index].variants[vi].upstream, reason: .targetingMatch)
         }
@@ -305,7 +305,7 @@ extension RuleSet {
             d.reason = .error
             return d
         }
-        for (vi, v) in flag.variants.enumerated() where name.elementsEqual(v.name.utf8) {
+        for (vi, v) in flag.variants.enumerated() where RuleText.equal(name, v.name) {
             return Decision(flag: index, variant: vi, upstream: v.upstream, reason: .targetingMatch)
         }
         var d = fallback

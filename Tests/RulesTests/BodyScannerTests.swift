@@ -72,6 +72,23 @@ import Testing
         #expect(facts.parsed && !facts.tooLarge && facts.values == [.null, .null])
     }
 
+    @Test func findsTheEndOfStringsOfEveryLengthWithEscapesAnywhere() {
+        // Strings are skipped eight bytes at a time, then by memchr: an escaped quote or backslash
+        // at any offset, in either part, must not end the string.
+        let scanner = BodyScanner(paths: [["skipped", "x"], ["after"]], facts: false)
+        for length in 0..<48 {
+            for escapeAt in -1..<length {
+                var text = Array(repeating: UInt8(ascii: "a"), count: length)
+                if escapeAt >= 0 { text.replaceSubrange(escapeAt..<(escapeAt + 1), with: Array(#"\"\\"#.utf8)) }
+                let body = Array(#"{"skipped": ""#.utf8) + text + Array(#"", "after": "end"}"#.utf8)
+                let f = scanner.scan(body, limit: 1 << 20)
+                #expect(
+                    f.parsed && f.values[1] == .string(Array("end".utf8)[...]),
+                    "length \(length), escape at \(escapeAt)")
+            }
+        }
+    }
+
     @Test func skipsWhatNoRuleReads() {
         // Brackets inside strings of skipped values do not confuse the scanner.
         let body = Array(#"{"other": {"x": "}]{[", "y": [1, {"z": "]"}]}, "user": "me"}"#.utf8)
