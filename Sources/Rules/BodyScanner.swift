@@ -104,6 +104,10 @@ final class WantedTable: @unchecked Sendable {
     let paths: UnsafeMutablePointer<(start: Int32, count: Int32)>
     let pathCount: Int
     let bytes: UnsafeMutableRawPointer
+    /// Per depth below `Walker.PathStack.stored`: bit n set when some wanted path has a key of n
+    /// bytes there (63: 63 or more), bit 0 also when it has an array index there. A quick "no"
+    /// before comparing the path with every wanted one.
+    let partsAtDepth: UnsafeMutablePointer<UInt64>
 
     init(_ list: [[String]]) {
         let partCount = list.reduce(0) { $0 + $1.count }
@@ -112,6 +116,14 @@ final class WantedTable: @unchecked Sendable {
         paths = .allocate(capacity: max(1, list.count))
         bytes = .allocate(byteCount: max(1, byteCount), alignment: 1)
         pathCount = list.count
+        partsAtDepth = .allocate(capacity: Walker.PathStack.stored)
+        partsAtDepth.initialize(repeating: 0, count: Walker.PathStack.stored)
+        for path in list {
+            for (depth, key) in path.enumerated() where depth < Walker.PathStack.stored {
+                partsAtDepth[depth] |= 1 << UInt64(min(key.utf8.count, 63))
+                if Int(key) != nil { partsAtDepth[depth] |= 1 }
+            }
+        }
         var pi = 0
         var offset = 0
         for (n, path) in list.enumerated() {
@@ -130,6 +142,7 @@ final class WantedTable: @unchecked Sendable {
         parts.deallocate()
         paths.deallocate()
         bytes.deallocate()
+        partsAtDepth.deallocate()
     }
 }
 
@@ -210,6 +223,17 @@ struct Walker {
         r.count == s.utf8CodeUnitCount && memcmp(p.baseAddress! + r.lowerBound, s.utf8Start, r.count) == 0
     }
 
+    /// Whether the current path's last component can be part of a wanted path at its depth.
+    @inline(__always)
+    mutating func lastPartMayMatch() -> Bool {
+        let depth = path.count - 1
+        guard depth < Walker.PathStack.stored else { return true }
+        switch path[depth] {
+        case .key(let r): return wanted.partsAtDepth[depth] & (1 << UInt64(min(r.count, 63))) != 0
+        case .index: return wanted.partsAtDepth[depth] & 1 != 0
+        }
+    }
+
     /// Index of the wanted path equal to the current path, if any.
     mutating func wantedIndex() -> Int? {
         for w in 0..<wanted.pathCount where Int(wanted.paths[w].count) == path.count && prefixMatches(w) { return w }
@@ -225,9 +249,10 @@ struct Walker {
     /// Parses one value at `i`. Returns false on malformed JSON.
     mutating func value(depth: Int, role: Role) -> Bool {
         guard depth < BodyScanner.maxDepth, i < p.count else { return false }
-        let comparable = !path.isEmpty && path.count <= wantedDepth
+        let comparable = !path.isEmpty && path.count <= wantedDepth && lastPartMayMatch()
         let target = comparable ? wantedIndex() : nil
-        let interesting = role != .other || target != nil || (path.count < wantedDepth && wantedBelow())
+        let interesting =
+            role != .other || target != nil || (comparable && path.count < wantedDepth && wantedBelow())
         switch p[i] {
         case UInt8(ascii: "{"):
             let start = i
