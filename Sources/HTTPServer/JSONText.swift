@@ -1,3 +1,5 @@
+import HTTP1
+
 /// JSON string escaping over bytes (RFC 8259): quotes, backslash and control bytes are escaped;
 /// invalid UTF-8 is passed through as bytes (log consumers tolerate it; records validate captured
 /// bodies with `CaptureText`).
@@ -5,26 +7,26 @@
 /// Every log line and output record goes through here on the event loop, so plain runs are found
 /// eight bytes at a time and copied at once; nothing is allocated.
 public enum JSONText {
-    public static func appendString<S: Sequence>(_ buf: inout [UInt8], _ s: S) where S.Element == UInt8 {
-        buf.append(UInt8(ascii: "\""))
+    public static func appendString<B: ByteSink, S: Sequence>(_ buf: inout B, _ s: S) where S.Element == UInt8 {
+        buf.appendByte(UInt8(ascii: "\""))
         let done: Void? = s.withContiguousStorageIfAvailable { p in appendEscaped(&buf, UnsafeRawBufferPointer(p)) }
         if done == nil {
             for b in s {
-                if needsEscape(b) { appendEscape(&buf, b) } else { buf.append(b) }
+                if needsEscape(b) { appendEscape(&buf, b) } else { buf.appendByte(b) }
             }
         }
-        buf.append(UInt8(ascii: "\""))
+        buf.appendByte(UInt8(ascii: "\""))
     }
 
     /// The escaped content of `p`, without quotes.
-    public static func appendEscaped(_ buf: inout [UInt8], _ p: UnsafeRawBufferPointer) {
+    public static func appendEscaped<B: ByteSink>(_ buf: inout B, _ p: UnsafeRawBufferPointer) {
         var i = 0
         while i < p.count {
             let j = plainRunEnd(p, from: i, to: p.count)
-            if j > i { buf.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i..<j])) }
+            if j > i { buf.appendBytes(UnsafeRawBufferPointer(rebasing: p[i..<j])) }
             guard j < p.count else { return }
             let b = p[j]
-            if needsEscape(b) { appendEscape(&buf, b) } else { buf.append(b) }
+            if needsEscape(b) { appendEscape(&buf, b) } else { buf.appendByte(b) }
             i = j + 1
         }
     }
@@ -34,28 +36,28 @@ public enum JSONText {
 
     /// The escape sequence of a byte for which `needsEscape` holds.
     @inline(__always)
-    static func appendEscape(_ buf: inout [UInt8], _ b: UInt8) {
-        buf.append(0x5C)
+    static func appendEscape<B: ByteSink>(_ buf: inout B, _ b: UInt8) {
+        buf.appendByte(0x5C)
         switch b {
-        case 0x22: buf.append(0x22)
-        case 0x5C: buf.append(0x5C)
-        case 0x0A: buf.append(UInt8(ascii: "n"))
-        case 0x0D: buf.append(UInt8(ascii: "r"))
-        case 0x09: buf.append(UInt8(ascii: "t"))
+        case 0x22: buf.appendByte(0x22)
+        case 0x5C: buf.appendByte(0x5C)
+        case 0x0A: buf.appendByte(UInt8(ascii: "n"))
+        case 0x0D: buf.appendByte(UInt8(ascii: "r"))
+        case 0x09: buf.appendByte(UInt8(ascii: "t"))
         default:
             let hex: StaticString = "0123456789abcdef"
-            buf.append(UInt8(ascii: "u"))
-            buf.append(0x30)
-            buf.append(0x30)
-            buf.append(hex.utf8Start[Int(b >> 4)])
-            buf.append(hex.utf8Start[Int(b & 0xF)])
+            buf.appendByte(UInt8(ascii: "u"))
+            buf.appendByte(0x30)
+            buf.appendByte(0x30)
+            buf.appendByte(hex.utf8Start[Int(b >> 4)])
+            buf.appendByte(hex.utf8Start[Int(b & 0xF)])
         }
     }
 
     /// The index of the first byte in `from..<to` that is not plain printable ASCII (a control
     /// byte, `"`, `\` or any byte ≥ 0x80), or `to`. Eight bytes per step (SWAR): the lowest flagged
     /// byte of a word is exact, because a borrow only ever carries into higher bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func plainRunEnd(_ p: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
         var i = from
         while i + 8 <= end {
@@ -74,8 +76,8 @@ public enum JSONText {
 
     /// The high bit of each byte of `x` that is < 0x20, `"`, `\` or ≥ 0x80 (exact up to the
     /// lowest flagged byte).
-    @inline(__always)
-    static func specialBytes(_ x: UInt64) -> UInt64 {
+    @inlinable @inline(__always)
+    public static func specialBytes(_ x: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let high: UInt64 = 0x8080_8080_8080_8080
         let control = (x &- 0x20 &* ones) & ~x & high

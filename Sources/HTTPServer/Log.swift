@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 
 /// Structured log lines on stderr: one JSON object per line, written with one `write(2)`.
 ///
@@ -77,34 +78,39 @@ public enum Log {
         line.emit()
     }
 
-    /// RFC 3339 UTC with milliseconds, e.g. 2026-11-25T18:03:04.123Z.
-    public static func appendTimestamp(_ buf: inout [UInt8]) {
+    /// RFC 3339 UTC with milliseconds, e.g. 2026-11-25T18:03:04.123Z (24 bytes, written at once).
+    public static func appendTimestamp<B: ByteSink>(_ buf: inout B) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var t = ts.tv_sec
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        func two(_ v: Int32) {
-            buf.append(UInt8(ascii: "0") + UInt8(v / 10))
-            buf.append(UInt8(ascii: "0") + UInt8(v % 10))
-        }
         let year = Int(tmv.tm_year) + 1900
-        buf.append(contentsOf: String(year).utf8)
-        buf.append(UInt8(ascii: "-"))
-        two(tmv.tm_mon + 1)
-        buf.append(UInt8(ascii: "-"))
-        two(tmv.tm_mday)
-        buf.append(UInt8(ascii: "T"))
-        two(tmv.tm_hour)
-        buf.append(UInt8(ascii: ":"))
-        two(tmv.tm_min)
-        buf.append(UInt8(ascii: ":"))
-        two(tmv.tm_sec)
-        buf.append(UInt8(ascii: "."))
-        let ms = Int32(ts.tv_nsec / 1_000_000)
-        buf.append(UInt8(ascii: "0") + UInt8(ms / 100))
-        two(ms % 100)
-        buf.append(UInt8(ascii: "Z"))
+        let ms = Int(ts.tv_nsec / 1_000_000)
+        buf.appendInPlace(maxCount: 24) { out in
+            func digits(_ at: Int, _ value: Int, _ count: Int) {
+                var v = value
+                for k in stride(from: count - 1, through: 0, by: -1) {
+                    out[at + k] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                    v /= 10
+                }
+            }
+            digits(0, year, 4)
+            out[4] = UInt8(ascii: "-")
+            digits(5, Int(tmv.tm_mon) + 1, 2)
+            out[7] = UInt8(ascii: "-")
+            digits(8, Int(tmv.tm_mday), 2)
+            out[10] = UInt8(ascii: "T")
+            digits(11, Int(tmv.tm_hour), 2)
+            out[13] = UInt8(ascii: ":")
+            digits(14, Int(tmv.tm_min), 2)
+            out[16] = UInt8(ascii: ":")
+            digits(17, Int(tmv.tm_sec), 2)
+            out[19] = UInt8(ascii: ".")
+            digits(20, ms, 3)
+            out[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 }
 

@@ -1,3 +1,5 @@
+import HTTP1
+
 /// SHA-256 (FIPS 180-4) for record capture: `hash` mode, redacted fields, targeting-key hashes.
 ///
 /// Written here rather than taken from swift-crypto: that package links BoringSSL, which made the
@@ -147,15 +149,15 @@ struct SHA256 {
 
 /// SHA-256 as lowercase hex.
 enum Digest {
-    static func sha256Hex(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    static func sha256Hex<B: ByteSink>(_ bytes: UnsafeRawBufferPointer, into out: inout B) {
         appendHex(SHA256.hash(bytes), into: &out)
     }
 
-    static func appendHex(_ digest: [UInt8], into out: inout [UInt8]) {
+    static func appendHex<B: ByteSink>(_ digest: [UInt8], into out: inout B) {
         let hex: StaticString = "0123456789abcdef"
         for b in digest {
-            out.append(hex.utf8Start[Int(b >> 4)])
-            out.append(hex.utf8Start[Int(b & 15)])
+            out.appendByte(hex.utf8Start[Int(b >> 4)])
+            out.appendByte(hex.utf8Start[Int(b & 15)])
         }
     }
 }

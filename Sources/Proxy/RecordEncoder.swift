@@ -1,3 +1,4 @@
+import HTTP1
 import HTTPServer
 import Records
 import Rules
@@ -107,12 +108,13 @@ struct RecordInput {
 /// Builds one record as JSON bytes (no Foundation; one buffer per exchange owner, reused).
 /// Schema `modelflag.record/v1`, documented field by field in the README; the writer adds `seq`.
 struct RecordEncoder {
-    private var buf: [UInt8] = []
+    /// Reused for every record (a `ByteWriter`: a record takes about a hundred appends).
+    private var buf = ByteWriter(capacity: 4096)
 
-    init() { buf.reserveCapacity(1024) }
+    init() {}
 
     mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) -> [UInt8] {
-        buf.removeAll(keepingCapacity: true)
+        buf.removeAll()
         let route = r.route
         lit("{\"schema\":\"modelflag.record/v1\",\"ts\":\"")
         Log.appendTimestamp(&buf)
@@ -163,7 +165,7 @@ struct RecordEncoder {
             JSONText.appendString(&buf, rules.keySources[source].description.utf8)
             lit(",\"targeting_key_hash\":\"")
             appendHex64(route?.keyHash ?? 0)
-            buf.append(UInt8(ascii: "\""))
+            buf.appendByte(UInt8(ascii: "\""))
         } else {
             lit("null,\"targeting_key_hash\":null")
         }
@@ -177,8 +179,8 @@ struct RecordEncoder {
         lit(",\"status\":")
         appendInt(notes.status)
         lit(",\"outcome\":\"")
-        buf.append(contentsOf: r.outcome.rawValue.utf8)
-        buf.append(UInt8(ascii: "\""))
+        buf.appendUTF8(r.outcome.rawValue)
+        buf.appendByte(UInt8(ascii: "\""))
         lit(",\"latency_ms\":")
         if notes.startNs != 0 && r.endNs >= notes.startNs {
             appendMillis(r.endNs - notes.startNs)
@@ -203,7 +205,7 @@ struct RecordEncoder {
             appendInt(usage.completion)
             lit(",\"total_tokens\":")
             appendInt(usage.total)
-            buf.append(UInt8(ascii: "}"))
+            buf.appendByte(UInt8(ascii: "}"))
         } else {
             lit("null")
         }
@@ -226,23 +228,23 @@ struct RecordEncoder {
             lit(",\"confidence\":")
             if let c = g.confidence { appendFixed(c) } else { lit("null") }
             lit(",\"result\":\"")
-            buf.append(contentsOf: g.result.rawValue.utf8)
+            buf.appendUTF8(g.result.rawValue)
             lit("\"}")
         }
         switch r.evaluation {
         case .scores(let list):
             lit(",\"evaluator\":{\"scores\":{")
             for (i, s) in list.enumerated() {
-                if i > 0 { buf.append(UInt8(ascii: ",")) }
+                if i > 0 { buf.appendByte(UInt8(ascii: ",")) }
                 JSONText.appendString(&buf, s.name.utf8)
-                buf.append(UInt8(ascii: ":"))
+                buf.appendByte(UInt8(ascii: ":"))
                 appendFixed(s.value)
             }
             lit("}}")
         case .failed(let why):
             lit(",\"evaluator\":{\"error\":")
             JSONText.appendString(&buf, why.utf8)
-            buf.append(UInt8(ascii: "}"))
+            buf.appendByte(UInt8(ascii: "}"))
         case nil:
             break
         }
@@ -251,8 +253,8 @@ struct RecordEncoder {
             if let scores { appendScores(scores) } else { lit("null") }
         }
         lit(",\"capture\":\"")
-        buf.append(contentsOf: response.mode.rawValue.utf8)
-        buf.append(UInt8(ascii: "\""))
+        buf.appendUTF8(response.mode.rawValue)
+        buf.appendByte(UInt8(ascii: "\""))
         switch response.mode {
         case .none:
             break
@@ -276,10 +278,10 @@ struct RecordEncoder {
             let textCut = answer.text.withUnsafeBytes { CaptureText.appendString(&buf, $0, cap: cap) }
             lit(",\"text_truncated\":")
             appendBool(textCut || answer.truncated)
-            buf.append(UInt8(ascii: "}"))
+            buf.appendByte(UInt8(ascii: "}"))
         }
-        buf.append(UInt8(ascii: "}"))
-        return buf
+        buf.appendByte(UInt8(ascii: "}"))
+        return buf.array()
     }
 
     /// `"body":"…","truncated":…` for the request, with the flag's `redact` fields hashed. A body
@@ -297,7 +299,7 @@ struct RecordEncoder {
             guard let redacted = Redactor(paths: redact).redact(raw) else {
                 lit("\"body\":null,\"redaction\":\"failed\",\"sha256\":\"")
                 Digest.sha256Hex(raw, into: &buf)
-                buf.append(UInt8(ascii: "\""))
+                buf.appendByte(UInt8(ascii: "\""))
                 return
             }
             lit("\"body\":")
@@ -309,13 +311,13 @@ struct RecordEncoder {
     }
 
     /// `["faq","enterprise"]`: the flag's segments set in `mask` (records, evaluator calls).
-    static func appendSegments(_ buf: inout [UInt8], _ flag: Flag?, _ mask: UInt64) {
-        buf.append(UInt8(ascii: "["))
+    static func appendSegments<B: ByteSink>(_ buf: inout B, _ flag: Flag?, _ mask: UInt64) {
+        buf.appendByte(UInt8(ascii: "["))
         for (i, name) in (flag?.segmentNames(mask) ?? []).enumerated() {
-            if i > 0 { buf.append(UInt8(ascii: ",")) }
+            if i > 0 { buf.appendByte(UInt8(ascii: ",")) }
             JSONText.appendString(&buf, name.utf8)
         }
-        buf.append(UInt8(ascii: "]"))
+        buf.appendByte(UInt8(ascii: "]"))
     }
 
     private mutating func appendScores(_ s: PairScores) {
@@ -351,14 +353,14 @@ struct RecordEncoder {
         appendInt(s.completionTokensDelta)
         lit(",\"truncated\":")
         appendBool(s.truncated)
-        buf.append(UInt8(ascii: "}"))
+        buf.appendByte(UInt8(ascii: "}"))
     }
 
     /// A literal's bytes: a copy from the binary's constant data (appending a `String`'s UTF-8
     /// view goes through the string's storage checks, thirty-odd times per record).
     @inline(__always)
     private mutating func lit(_ s: StaticString) {
-        buf.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        buf.append(s)
     }
 
     private mutating func appendOptionalBool(_ b: Bool?) {
@@ -372,11 +374,11 @@ struct RecordEncoder {
             return
         }
         let scaled = (abs(v) * 10_000).rounded()
-        if v < 0 && scaled > 0 { buf.append(UInt8(ascii: "-")) }
+        if v < 0 && scaled > 0 { buf.appendByte(UInt8(ascii: "-")) }
         let whole = Int(scaled / 10_000)
         var frac = Int(scaled.truncatingRemainder(dividingBy: 10_000))
         appendInt(whole)
-        buf.append(UInt8(ascii: "."))
+        buf.appendByte(UInt8(ascii: "."))
         var digits = 4
         while digits > 1 && frac % 10 == 0 {
             frac /= 10
@@ -385,7 +387,7 @@ struct RecordEncoder {
         var div = 1
         for _ in 1..<digits { div *= 10 }
         while div > 0 {
-            buf.append(UInt8(truncatingIfNeeded: (frac / div) % 10) + 0x30)
+            buf.appendByte(UInt8(truncatingIfNeeded: (frac / div) % 10) + 0x30)
             div /= 10
         }
     }
@@ -407,7 +409,7 @@ struct RecordEncoder {
         let hex: StaticString = "0123456789abcdef"
         var shift: UInt64 = 60
         while true {
-            buf.append(hex.utf8Start[Int((v >> shift) & 15)])
+            buf.appendByte(hex.utf8Start[Int((v >> shift) & 15)])
             if shift == 0 { break }
             shift -= 4
         }
@@ -417,10 +419,10 @@ struct RecordEncoder {
     private mutating func appendMillis(_ ns: UInt64) {
         let us = ns / 1000
         appendInt(Int(us / 1000))
-        buf.append(UInt8(ascii: "."))
+        buf.appendByte(UInt8(ascii: "."))
         let frac = Int(us % 1000)
-        if frac < 100 { buf.append(UInt8(ascii: "0")) }
-        if frac < 10 { buf.append(UInt8(ascii: "0")) }
+        if frac < 100 { buf.appendByte(UInt8(ascii: "0")) }
+        if frac < 10 { buf.appendByte(UInt8(ascii: "0")) }
         appendInt(frac)
     }
 }

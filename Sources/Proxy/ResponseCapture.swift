@@ -56,7 +56,7 @@ struct ResponseCapture {
     }
 
     /// The body's SHA-256 as hex (`hash` mode), once the body ended.
-    mutating func digestHex(into out: inout [UInt8]) {
+    mutating func digestHex<B: ByteSink>(into out: inout B) {
         guard var h = hasher else { return }
         Digest.appendHex(h.finalize(), into: &out)
         hasher = nil

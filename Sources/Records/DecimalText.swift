@@ -1,13 +1,15 @@
+import HTTP1
+
 /// An integer's decimal digits appended to a byte buffer, without building a `String`: record
 /// fields (the encoder) and sequence numbers (the writer), once per record.
 public enum DecimalText {
-    public static func append(_ value: Int, to buf: inout [UInt8]) {
-        if value < 0 { buf.append(UInt8(ascii: "-")) }
+    public static func append<B: ByteSink>(_ value: Int, to buf: inout B) {
+        if value < 0 { buf.appendByte(UInt8(ascii: "-")) }
         var v = value.magnitude
         var divisor: UInt = 1
         while v / divisor >= 10 { divisor *= 10 }
         while divisor > 0 {
-            buf.append(UInt8(truncatingIfNeeded: v / divisor) + 0x30)
+            buf.appendByte(UInt8(truncatingIfNeeded: v / divisor) + 0x30)
             v %= divisor
             divisor /= 10
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP1
 import Testing
 
 @testable import Proxy
@@ -8,6 +9,26 @@ struct CaptureTextTests {
         var out: [UInt8] = []
         let cut = bytes.withUnsafeBytes { CaptureText.appendString(&out, $0, cap: cap) }
         return (String(decoding: out, as: UTF8.self), cut)
+    }
+
+    /// Records write into a `ByteWriter` (space lent uninitialized, written in place), other callers
+    /// into arrays: the same bytes and the same verdict either way, including text with so many
+    /// escapes that the first, smaller attempt does not fit.
+    @Test func byteWriterAndArrayGiveTheSameText() {
+        var rng = SystemRandomNumberGenerator()
+        let writer = ByteWriter(capacity: 16)
+        for round in 0..<300 {
+            let alphabet: [UInt8] = round % 2 == 0 ? Array("ab \"\\\n\u{1}é".utf8) : Array("plain text ".utf8)
+            let input = (0..<Int.random(in: 0...300, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let cap = Int.random(in: 0...400, using: &rng)
+            var array: [UInt8] = Array("prefix".utf8)
+            writer.removeAll()
+            writer.append("prefix")
+            var w = writer
+            let arrayCut = input.withUnsafeBytes { CaptureText.appendString(&array, $0, cap: cap) }
+            let writerCut = input.withUnsafeBytes { CaptureText.appendString(&w, $0, cap: cap) }
+            #expect(writer.array() == array && writerCut == arrayCut, "round \(round)")
+        }
     }
 
     @Test func escapesAndKeepsValidUTF8() {

@@ -1,0 +1,59 @@
+import HTTP1
+import Testing
+
+struct ByteWriterTests {
+    @Test func appendsGrowAndKeepEveryByte() {
+        let w = ByteWriter(capacity: 1)
+        var expected: [UInt8] = []
+        for i in 0..<2_000 {
+            switch i % 4 {
+            case 0:
+                w.appendByte(UInt8(truncatingIfNeeded: i))
+                expected.append(UInt8(truncatingIfNeeded: i))
+            case 1:
+                let chunk = (0..<(i % 37)).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+                chunk.withUnsafeBytes { w.appendBytes($0) }
+                expected += chunk
+            case 2:
+                w.append("literal")
+                expected += Array("literal".utf8)
+            default:
+                w.appendUTF8("é\(i)")
+                expected += Array("é\(i)".utf8)
+            }
+        }
+        #expect(w.count == expected.count)
+        #expect(w.array() == expected)
+        #expect(w.withBytes { Array($0) } == expected)
+    }
+
+    @Test func appendInPlaceKeepsOnlyWhatWasWritten() {
+        let w = ByteWriter(capacity: 4)
+        w.append("ab")
+        w.appendInPlace(maxCount: 100) { space in
+            #expect(space.count == 100)
+            space[0] = UInt8(ascii: "c")
+            space[1] = UInt8(ascii: "d")
+            return 2
+        }
+        w.appendInPlace(maxCount: 10) { _ in 0 }
+        #expect(w.array() == Array("abcd".utf8))
+        w.removeLast(3)
+        #expect(w.array() == Array("a".utf8))
+        w.removeAll()
+        #expect(w.count == 0 && w.array().isEmpty)
+        w.append("x")
+        #expect(w.array() == Array("x".utf8))
+    }
+
+    @Test func anArrayIsASinkToo() {
+        var a: [UInt8] = Array("ab".utf8)
+        a.appendInPlace(maxCount: 5) { space in
+            space[0] = UInt8(ascii: "c")
+            return 1
+        }
+        a.appendByte(UInt8(ascii: "d"))
+        Array("ef".utf8).withUnsafeBytes { a.appendBytes($0) }
+        #expect(a == Array("abcdef".utf8))
+    }
+}
