@@ -1,50 +1,55 @@
-/// Builds heads and chunk frames into a caller-owned byte array (reused across requests, so
-/// serialization allocates nothing once the array has grown).
+/// Builds heads into a `ByteWriter` its owner reuses across requests (serialization allocates
+/// nothing once the buffer has grown, and an append costs a copy, not an array's checks: a head
+/// takes about thirty). A copy of a `HeadWriter` shares its buffer: keep one per owner.
 public struct HeadWriter {
-    public var bytes: [UInt8]
+    private let buffer: ByteWriter
 
-    public init(capacity: Int = 1024) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+    public init(capacity: Int = 1024) { buffer = ByteWriter(capacity: capacity) }
+
+    public mutating func reset() { buffer.removeAll() }
+
+    /// Bytes written so far.
+    public var count: Int { buffer.count }
+
+    /// The head as written so far, valid until the next change.
+    @inline(__always)
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withBytes(body)
     }
 
-    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+    /// A copy of the head (tests, and owners that keep it).
+    public var bytes: [UInt8] { buffer.array() }
 
     @inline(__always)
-    public mutating func append(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
+    public mutating func append(_ s: StaticString) { buffer.append(s) }
 
     @inline(__always)
-    public mutating func append(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+    public mutating func append(_ b: UnsafeRawBufferPointer) { buffer.appendBytes(b) }
 
     @inline(__always)
-    public mutating func append(_ b: ArraySlice<UInt8>) { bytes.append(contentsOf: b) }
+    public mutating func append(_ b: ArraySlice<UInt8>) { b.withUnsafeBytes { buffer.appendBytes($0) } }
 
     /// A `String`'s bytes. Named apart from `append(_: StaticString)`: with both as overloads of
     /// one name, every literal picked this one (a literal's default type is `String`), and heads
     /// were built through string storage checks instead of a copy of constant bytes.
-    public mutating func appendString(_ s: String) { bytes.append(contentsOf: s.utf8) }
+    public mutating func appendString(_ s: String) { buffer.appendUTF8(s) }
 
     public mutating func appendDecimal(_ value: Int) {
-        var v = value
-        if v == 0 {
-            bytes.append(UInt8(ascii: "0"))
-            return
-        }
-        if v < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            v = -v
-        }
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &tmp) { t in
-            var i = t.count
-            while v > 0 {
-                i -= 1
-                t[i] = UInt8(ascii: "0") + UInt8(v % 10)
+        buffer.appendInPlace(maxCount: 20) { out in
+            var v = value.magnitude
+            var digits = 1
+            while v >= 10 {
+                v /= 10
+                digits += 1
+            }
+            let sign = value < 0 ? 1 : 0
+            if sign == 1 { out[0] = UInt8(ascii: "-") }
+            v = value.magnitude
+            for i in stride(from: sign + digits - 1, through: sign, by: -1) {
+                out[i] = UInt8(ascii: "0") + UInt8(v % 10)
                 v /= 10
             }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: t[i...]))
+            return sign + digits
         }
     }
 

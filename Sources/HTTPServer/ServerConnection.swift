@@ -334,7 +334,7 @@ public final class ServerConnection: TCPStreamDelegate {
     public func flush() {
         guard headPending, phase == .handling else { return }
         headPending = false
-        headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
+        headWriter.withBytes { _ = stream.write($0) }
         noteQueued()
     }
 
@@ -344,7 +344,7 @@ public final class ServerConnection: TCPStreamDelegate {
         bytesOut += bytes.count
         let withHead = headPending
         headPending = false
-        headWriter.bytes.withUnsafeBytes { head in
+        headWriter.withBytes { head in
             let head = withHead ? head : UnsafeRawBufferPointer(start: nil, count: 0)
             if chunkedOut {
                 withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buf in
@@ -394,7 +394,7 @@ public final class ServerConnection: TCPStreamDelegate {
         if headPending {
             headPending = false
             if chunkedOut { headWriter.append(ChunkFraming.last) }
-            headWriter.bytes.withUnsafeBytes { _ = stream.write($0) }
+            headWriter.withBytes { _ = stream.write($0) }
         } else if chunkedOut {
             stream.write(ChunkFraming.last.rawBytes)
         }

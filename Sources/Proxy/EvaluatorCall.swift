@@ -42,7 +42,7 @@ final class EvaluatorCall: UpstreamExchange {
         do {
             let u = try pool.acquire()
             upstream = u
-            u.send(head: head.bytes, body: OutgoingBody(bytes: body), isHEAD: false, to: self)
+            head.withBytes { u.send(head: $0, body: OutgoingBody(bytes: body), isHEAD: false, to: self) }
         } catch {
             finish(.failed("unreachable"))
         }

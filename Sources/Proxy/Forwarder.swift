@@ -190,7 +190,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
             if body.count == upstreamBody.count {
                 // The served request's head (same fields, same length) plus the shadow mark.
                 shadows.head.reset()
-                out.bytes.withUnsafeBytes { shadows.head.append(UnsafeRawBufferPointer(rebasing: $0.dropLast(2))) }
+                out.withBytes { shadows.head.append(UnsafeRawBufferPointer(rebasing: $0.dropLast(2))) }
                 shadows.head.append("X-ModelFlag-Shadow: 1\r\n\r\n")
             } else {
                 buildUpstreamHead(request, into: &shadows.head, bodyCount: body.count, shadow: true)
@@ -277,7 +277,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         if fresh { metrics.retries.add() }
         upstream = u
-        u.send(head: out.bytes, body: upstreamBody, isHEAD: request.isHEAD, to: self)
+        out.withBytes { u.send(head: $0, body: upstreamBody, isHEAD: request.isHEAD, to: self) }
     }
 
     // MARK: UpstreamExchange

@@ -99,7 +99,7 @@ final class ShadowDispatcher {
         ex.index = active.count
         active.append(ex)
         startSweep()
-        ex.stage(pool: pool, head: head.bytes, body: body, isHEAD: isHEAD)
+        head.withBytes { ex.stage(pool: pool, head: $0, body: body, isHEAD: isHEAD) }
         if spec.start == .firstByte { return HeldCopy(exchange: ex, use: ex.use) }
         schedule(ex)
         return nil
@@ -317,7 +317,7 @@ final class ShadowExchange: UpstreamExchange {
     }
 
     /// Copies what the shadow request needs; it goes out at `sendStaged()`.
-    func stage(pool: UpstreamPool, head: [UInt8], body: OutgoingBody, isHEAD: Bool) {
+    func stage(pool: UpstreamPool, head: UnsafeRawBufferPointer, body: OutgoingBody, isHEAD: Bool) {
         self.isHEAD = isHEAD
         self.pool = pool
         self.head.removeAll(keepingCapacity: true)
@@ -344,7 +344,11 @@ final class ShadowExchange: UpstreamExchange {
         do {
             let u = try pool.acquire(fresh: fresh)
             upstream = u
-            u.send(head: head, body: OutgoingBody(bytes: body, splice: splice), isHEAD: isHEAD, to: self)
+            // A local reference: a synchronous failure ends (and may reset) this exchange.
+            let h = head
+            h.withUnsafeBytes {
+                u.send(head: $0, body: OutgoingBody(bytes: body, splice: splice), isHEAD: isHEAD, to: self)
+            }
         } catch {
             notes.status = 502
             finish(.upstreamError)

@@ -118,14 +118,18 @@ public final class UpstreamConnection: TCPStreamDelegate {
     }
 
     /// Sends a request. Arrays are kept (not copied) until written when still connecting.
-    func send(head: [UInt8], body: OutgoingBody, isHEAD: Bool, to exchange: any UpstreamExchange) {
+    /// Sends a request: now when connected, or once the connection is up (a copy of `head` waits
+    /// until then). `head` is read only before this returns (written, or copied into the stream's
+    /// queue), so the caller may reuse its buffer afterwards, even from a failure callback.
+    func send(head: UnsafeRawBufferPointer, body: OutgoingBody, isHEAD: Bool, to exchange: any UpstreamExchange) {
         self.exchange = exchange
         requestWasHEAD = isHEAD
         wroteSomething = false
         scanner.reset()
         input.removeAll(keepingCapacity: true)
         if state == .connecting {
-            pendingHead = head
+            pendingHead.removeAll(keepingCapacity: true)
+            pendingHead.append(contentsOf: head)
             pendingBody = body
             hasPending = true
             return
@@ -133,18 +137,16 @@ public final class UpstreamConnection: TCPStreamDelegate {
         write(head: head, body: body)
     }
 
-    private func write(head: [UInt8], body: OutgoingBody) {
+    private func write(head: UnsafeRawBufferPointer, body: OutgoingBody) {
         state = .awaitingHead
         timer?.set(ms: pool.config.headerTimeoutMs)
         stream.startReading()
-        let error = head.withUnsafeBytes { h in
-            body.bytes.withUnsafeBytes { b in
-                guard let splice = body.splice else { return stream.write(h, b) }
-                return splice.replacement.withUnsafeBytes { r in
-                    stream.write(
-                        h, UnsafeRawBufferPointer(rebasing: b[0..<splice.range.lowerBound]), r,
-                        UnsafeRawBufferPointer(rebasing: b[splice.range.upperBound...]))
-                }
+        let error = body.bytes.withUnsafeBytes { b in
+            guard let splice = body.splice else { return stream.write(head, b) }
+            return splice.replacement.withUnsafeBytes { r in
+                stream.write(
+                    head, UnsafeRawBufferPointer(rebasing: b[0..<splice.range.lowerBound]), r,
+                    UnsafeRawBufferPointer(rebasing: b[splice.range.upperBound...]))
             }
         }
         if let error {
@@ -168,7 +170,7 @@ public final class UpstreamConnection: TCPStreamDelegate {
             let b = pendingBody
             pendingHead = []
             pendingBody = OutgoingBody(bytes: [])
-            write(head: h, body: b)
+            h.withUnsafeBytes { write(head: $0, body: b) }
         } else {
             state = .idle
         }
