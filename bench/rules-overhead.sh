@@ -77,7 +77,8 @@ canary["flags"]["chat-model"]["targeting"] = {"if": [{"$ref": "escalation"}, "st
 json.dump(canary, open(run + "/allstable.json", "w"), indent=1)
 PY
 A_ARGS="${A_ARGS:-}"; A_ARGS="${A_ARGS//\$RUN/$RUN}"
-B_ARGS="${B_ARGS---rules $RUN/rules.json}"  # set but empty: no arguments; B_ARGS="${B_ARGS//\$RUN/$RUN}"
+# B_ARGS set but empty: no arguments (only an unset B_ARGS means the rules file).
+B_ARGS="${B_ARGS---rules $RUN/rules.json}"; B_ARGS="${B_ARGS//\$RUN/$RUN}"
 # shellcheck disable=SC2086
 "${A_BIN:-$BIN}" run --listen 127.0.0.1:18290 --upstream 127.0.0.1:18280 $A_ARGS --log-level warn 2>"$RUN/logs/plain.err" &
 plain=$!; pids+=($plain)
