@@ -277,7 +277,10 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         if fresh { metrics.retries.add() }
         upstream = u
-        out.withBytes { u.send(head: $0, body: upstreamBody, isHEAD: request.isHEAD, to: self) }
+        // A local copy of the writer (its buffer is shared): a synchronous failure may fall back
+        // to another variant, which rebuilds `out` while this call is still on the stack.
+        let head = out
+        head.withBytes { u.send(head: $0, body: upstreamBody, isHEAD: request.isHEAD, to: self) }
     }
 
     // MARK: UpstreamExchange

@@ -117,10 +117,9 @@ public final class UpstreamConnection: TCPStreamDelegate {
         timer?.set(ms: pool.config.connectTimeoutMs)
     }
 
-    /// Sends a request. Arrays are kept (not copied) until written when still connecting.
     /// Sends a request: now when connected, or once the connection is up (a copy of `head` waits
-    /// until then). `head` is read only before this returns (written, or copied into the stream's
-    /// queue), so the caller may reuse its buffer afterwards, even from a failure callback.
+    /// until then). `head` is read only by the write (or that copy); a synchronous failure reaches
+    /// the exchange after it, so the exchange may rebuild the buffer `head` points into.
     func send(head: UnsafeRawBufferPointer, body: OutgoingBody, isHEAD: Bool, to exchange: any UpstreamExchange) {
         self.exchange = exchange
         requestWasHEAD = isHEAD
