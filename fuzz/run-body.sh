@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fuzzes the request-body scanner with libFuzzer + AddressSanitizer for SECONDS (default 60).
+#   fuzz/run-body.sh [SECONDS]
+# The corpus grows under .build-fuzz/corpus-body (not committed), seeded from fuzz/seeds-body.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .build-fuzz/corpus-body
+cp -n fuzz/seeds-body/* .build-fuzz/corpus-body/
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
+  Sources/Rules/*.swift fuzz/BodyScannerFuzz.swift -o .build-fuzz/body-fuzz
+.build-fuzz/body-fuzz -max_total_time="${1:-60}" -max_len=4096 -dict=fuzz/json.dict .build-fuzz/corpus-body
