@@ -95,7 +95,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         capture.finish()
         let input = recordInput(request, outcome)
-        records.submit(encoder.encode(input, response: &capture, scores: nil))
+        encoder.write(input, response: &capture, scores: nil, to: records)
         if let stats, let route,
             let event = SegmentStats.event(
                 route: route, variant: route.variant, role: "served", outcome: outcome, notes: notes,
@@ -478,7 +478,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 path: Router.pathOf(request), route: h.route, variant: h.variant,
                 upstreamAddress: h.route.pool.config.address, notes: h.notes, outcome: outcome,
                 requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
-            records.submit(encoder.encode(input, response: &attempt, scores: nil))
+            encoder.write(input, response: &attempt, scores: nil, to: records)
         }
         guard let request = conn.request, let next = h.route.fallingBack(to: h.gate.fallback) else {
             fail(.connect(.eof))

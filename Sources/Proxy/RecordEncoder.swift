@@ -113,7 +113,16 @@ struct RecordEncoder {
 
     init() {}
 
-    mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) -> [UInt8] {
+    /// Encodes one record and hands it to the writer, which copies it into its queue (no array is
+    /// allocated per record).
+    mutating func write(
+        _ r: RecordInput, response: inout ResponseCapture, scores: PairScores?, to records: RecordWriter
+    ) {
+        encode(r, response: &response, scores: scores)
+        buf.withBytes { _ = records.submit($0) }
+    }
+
+    private mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) {
         buf.removeAll()
         let route = r.route
         lit("{\"schema\":\"modelflag.record/v1\",\"ts\":\"")
@@ -281,7 +290,6 @@ struct RecordEncoder {
             buf.appendByte(UInt8(ascii: "}"))
         }
         buf.appendByte(UInt8(ascii: "}"))
-        return buf.array()
     }
 
     /// `"body":"…","truncated":…` for the request, with the flag's `redact` fields hashed. A body

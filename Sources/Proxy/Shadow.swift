@@ -452,7 +452,7 @@ final class ShadowExchange: UpstreamExchange {
                 variant: variant, upstreamAddress: pool?.config.address, notes: notes,
                 outcome: outcome, requestBody: body, endNs: endNs)
             input.evaluation = evaluation
-            records.submit(dispatcher.encoder.encode(input, response: &capture, scores: scores))
+            dispatcher.encoder.write(input, response: &capture, scores: scores, to: records)
         }
         if let stats = dispatcher.stats, outcome != .dropped, let route,
             var event = SegmentStats.event(

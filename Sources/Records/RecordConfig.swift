@@ -21,6 +21,9 @@ public struct RecordConfig: Sendable {
     public var fsync = Fsync.interval(1_000)
     /// Records waiting for the writer thread; beyond it new records are dropped and counted.
     public var queueCapacity = 65_536
+    /// Bytes of records waiting for the writer thread at most (with `queueCapacity`, whichever
+    /// comes first): what a stalled disk can cost in memory, never more.
+    public var queueBytes = 64 << 20
     /// Rotated files kept at most (oldest deleted first); 0 keeps all.
     public var retainFiles = 0
     /// Bytes of rotated files kept at most (oldest deleted first); 0 keeps all.

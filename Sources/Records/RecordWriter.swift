@@ -39,7 +39,10 @@ public final class RecordWriter: @unchecked Sendable {
 
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
-    private var queue: [[UInt8]] = []
+    /// The queue: records back to back as submitted, and where each one ends. One copy into
+    /// memory that is reused (no array per record); the writer swaps both out in one go.
+    private var inbox: [UInt8] = []
+    private var inboxEnds: [Int] = []
     private var closing = false
     /// The writer waits without a timeout (nothing queued, nothing to fsync): wake it on submit.
     private var writerAsleep = false
@@ -97,20 +100,22 @@ public final class RecordWriter: @unchecked Sendable {
             }, me)
     }
 
-    /// Enqueues one record: a JSON object (starting with `{`), without a trailing newline.
-    /// Never blocks; false when the queue is full (the record is dropped and counted).
+    /// Enqueues (copies) one record: a JSON object (starting with `{`), without a trailing
+    /// newline. Never blocks; false when the queue is full, by records or by bytes (the record is
+    /// dropped and counted).
     @discardableResult
-    public func submit(_ record: [UInt8]) -> Bool {
+    public func submit(_ record: UnsafeRawBufferPointer) -> Bool {
         pthread_mutex_lock(&mutex)
-        if queue.count >= config.queueCapacity || closing {
+        if inboxEnds.count >= config.queueCapacity || inbox.count + record.count > config.queueBytes || closing {
             pthread_mutex_unlock(&mutex)
             stats.droppedQueueFullAtomic.add(1, ordering: .relaxed)
             return false
         }
-        queue.append(record)
+        inbox.append(contentsOf: record)
+        inboxEnds.append(inbox.count)
         // Wake the writer only for a full batch: waking it per record costs two context switches
         // each. Otherwise it picks records up within `batchDelayMs`.
-        if queue.count == RecordWriter.wakeBatch || writerAsleep {
+        if inboxEnds.count == RecordWriter.wakeBatch || writerAsleep {
             writerAsleep = false
             pthread_cond_signal(&cond)
         }
@@ -130,8 +135,12 @@ public final class RecordWriter: @unchecked Sendable {
 
     // MARK: Writer thread
 
+    @discardableResult
+    public func submit(_ record: [UInt8]) -> Bool { record.withUnsafeBytes { submit($0) } }
+
     private func run() {
-        var batch: [[UInt8]] = []
+        var batch: [UInt8] = []
+        var ends: [Int] = []
         while true {
             var timedOut = false
             pthread_mutex_lock(&mutex)
@@ -139,9 +148,9 @@ public final class RecordWriter: @unchecked Sendable {
             // writer fsyncs once the interval has passed (`timedOut`); an idle, clean one sleeps
             // until `submit` wakes it.
             var waitedMs = 0
-            while !closing && queue.count < RecordWriter.wakeBatch {
-                if !queue.isEmpty && waitedMs >= RecordWriter.batchDelayMs { break }
-                if queue.isEmpty {
+            while !closing && inboxEnds.count < RecordWriter.wakeBatch {
+                if !inboxEnds.isEmpty && waitedMs >= RecordWriter.batchDelayMs { break }
+                if inboxEnds.isEmpty {
                     guard dirty, case .interval(let ms) = config.fsync else {
                         writerAsleep = true
                         pthread_cond_wait(&cond, &mutex)
@@ -162,12 +171,21 @@ public final class RecordWriter: @unchecked Sendable {
                 _ = pthread_cond_timedwait(&cond, &mutex, &ts)
                 waitedMs += RecordWriter.batchDelayMs
             }
-            swap(&batch, &queue)
-            let stop = closing && batch.isEmpty
+            swap(&batch, &inbox)
+            swap(&ends, &inboxEnds)
+            let stop = closing && ends.isEmpty
             pthread_mutex_unlock(&mutex)
-            for record in batch { write(record) }
+            batch.withUnsafeBytes { p in
+                var start = 0
+                for end in ends {
+                    write(UnsafeRawBufferPointer(rebasing: p[start..<end]))
+                    start = end
+                }
+            }
             flush()
-            batch.removeAll(keepingCapacity: true)
+            // The buffer goes back to `submit` at the next swap; a burst's worth beyond 4 MiB is freed.
+            batch.removeAll(keepingCapacity: batch.capacity <= 4 << 20)
+            ends.removeAll(keepingCapacity: true)
             // An idle interval passed with unsynced records: fsync now.
             syncIfDue(force: stop || timedOut)
             if stop {
@@ -192,7 +210,7 @@ public final class RecordWriter: @unchecked Sendable {
     }
 
     /// Adds one record to the pending lines (flushed by `flush`, at most `maxWriteBytes` a write).
-    private func write(_ record: [UInt8]) {
+    private func write(_ record: UnsafeRawBufferPointer) {
         guard record.first == UInt8(ascii: "{") else {
             stats.droppedIOAtomic.add(1, ordering: .relaxed)
             return
@@ -212,10 +230,11 @@ public final class RecordWriter: @unchecked Sendable {
         }
         seq += 1
         pendingRecords += 1
-        scratch.append(contentsOf: "{\"seq\":".utf8)
+        let seqKey: StaticString = "{\"seq\":"
+        scratch.append(contentsOf: UnsafeRawBufferPointer(start: seqKey.utf8Start, count: seqKey.utf8CodeUnitCount))
         DecimalText.append(seq, to: &scratch)
         if record.count > 2 { scratch.append(UInt8(ascii: ",")) }
-        scratch.append(contentsOf: record.dropFirst())
+        scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: record[1...]))
         scratch.append(0x0A)
     }
 

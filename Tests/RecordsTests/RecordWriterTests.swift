@@ -123,6 +123,29 @@ import Testing
     }
 }
 
+extension RecordWriterTests {
+    /// The queue is bounded in bytes too: a stalled disk costs `queueBytes` of memory at most,
+    /// whatever the number of records.
+    @Test func aQueueFullOfBytesDropsAndCountsInsteadOfBlocking() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = RecordConfig(directory: dir)
+        config.queueBytes = 4096
+        let w = try RecordWriter(config: config)
+        let big = Array(#"{"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 1500) + Array(#""}"#.utf8)
+        var accepted = 0
+        for _ in 0..<10_000 where w.submit(big) { accepted += 1 }
+        #expect(!w.submit(Array(repeating: UInt8(ascii: "{"), count: 4097)))  // larger than the whole queue
+        w.close()
+        #expect(w.stats.droppedQueueFull == 10_001 - accepted)
+        #expect(w.stats.written == accepted)
+        #expect(accepted < 10_000)
+        let lines = try lines(dir + "/records.jsonl").dropFirst().dropLast()  // the file header, the last newline
+        #expect(lines.count == accepted)
+        for line in lines { #expect(line.hasSuffix(#"x"}"#) && line.hasPrefix(#"{"seq":"#)) }
+    }
+}
+
 @Suite struct RetentionTests {
     /// Writes 500 small records through 2 KiB files with the given retention; returns the rotated
     /// files left and the number of rotations.
