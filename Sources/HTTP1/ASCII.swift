@@ -1,5 +1,5 @@
 /// Byte classes and small scanners shared by the parsers. All work on bytes; nothing allocates.
-enum ASCII {
+@usableFromInline enum ASCII {
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let sp: UInt8 = 0x20
@@ -39,6 +39,19 @@ enum ASCII {
             var b = bytes[i]
             if b >= 0x41 && b <= 0x5A { b |= 0x20 }
             if b != l[i] { return false }
+        }
+        return true
+    }
+
+    /// Equality of `bytes`, in any case, with `lower`, which is already lowercase.
+    @inlinable @inline(__always)
+    @usableFromInline static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: UnsafeRawBufferPointer) -> Bool
+    {
+        guard bytes.count == lower.count else { return false }
+        for i in 0..<bytes.count {
+            var b = bytes[i]
+            if b >= 0x41 && b <= 0x5A { b |= 0x20 }
+            if b != lower[i] { return false }
         }
         return true
     }

@@ -46,11 +46,26 @@ extension MessageHead {
         }
     }
 
+    /// Where the value of the first field named `lowercaseName` (in any case in the head) sits in
+    /// `bytes`: the request path's header lookups (targeting rules), without a `String`.
+    @inlinable
+    public func valueRange(ofField lowercaseName: UnsafeRawBufferPointer) -> Range<Int>? {
+        bytes.withUnsafeBytes { p in
+            for f in fields
+            where Int(f.nameEnd - f.nameStart) == lowercaseName.count
+                && ASCII.equalsLower(UnsafeRawBufferPointer(rebasing: p[f.name]), lowercaseName)
+            {
+                return f.value
+            }
+            return nil
+        }
+    }
+
     /// The first value of a header by lowercase name (cold paths and tests).
     public func value(of lowercaseName: String) -> String? {
-        for f in fields where String(decoding: bytes[f.name], as: UTF8.self).lowercased() == lowercaseName {
-            return String(decoding: bytes[f.value], as: UTF8.self)
+        var name = lowercaseName
+        return name.withUTF8 { valueRange(ofField: UnsafeRawBufferPointer($0)) }.map {
+            String(decoding: bytes[$0], as: UTF8.self)
         }
-        return nil
     }
 }

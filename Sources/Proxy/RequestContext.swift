@@ -29,33 +29,10 @@ struct RequestContext: EvaluationContext {
         }
     }
 
-    static func header(_ head: RequestHead, _ lowercaseName: String) -> Value {
-        // Rule strings are native: their UTF-8 is contiguous (no String.UTF8View iteration).
-        let found = lowercaseName.utf8.withContiguousStorageIfAvailable { name -> Value in
-            header(head, UnsafeRawBufferPointer(name))
-        }
-        if let found { return found }
-        return Array(lowercaseName.utf8).withUnsafeBytes { header(head, $0) }
-    }
-
-    /// The first field named `name` (lowercase bytes), compared without regard to case.
-    static func header(_ head: RequestHead, _ name: UnsafeRawBufferPointer) -> Value {
-        head.bytes.withUnsafeBytes { bytes in
-            for f in head.fields where Int(f.nameEnd - f.nameStart) == name.count {
-                var same = true
-                var k = Int(f.nameStart)
-                for b in name {
-                    let a = bytes[k]
-                    if (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) != b {
-                        same = false
-                        break
-                    }
-                    k += 1
-                }
-                if same { return .string(head.bytes[f.value]) }
-            }
-            return .null
-        }
+    static func header(_ head: RequestHead, _ name: String) -> Value {
+        var name = name
+        guard let r = name.withUTF8({ head.valueRange(ofField: UnsafeRawBufferPointer($0)) }) else { return .null }
+        return .string(head.bytes[r])
     }
 
     func fact(_ f: RequestFact) -> Value {
