@@ -45,8 +45,7 @@
 
     /// Equality of `bytes`, in any case, with `lower`, which is already lowercase.
     @inlinable @inline(__always)
-    @usableFromInline static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: UnsafeRawBufferPointer) -> Bool
-    {
+    static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count == lower.count else { return false }
         for i in 0..<bytes.count {
             var b = bytes[i]
