@@ -39,7 +39,7 @@ let package = Package(
         /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
         .target(name: "Rules", swiftSettings: hotPath),
         /// Output records: append-only JSON Lines files written by one thread, rotation, repair.
-        /// (HTTP1 for its byte sinks: the decimal writer appends to the encoder's `ByteWriter`.)
+        /// (HTTP1 for its byte sinks and decimal writer.)
         .target(name: "Records", dependencies: ["HTTP1"], swiftSettings: hotPath),
         /// The downstream side: accepted connections, request reading, limits, response writing.
         .target(name: "HTTPServer", dependencies: ["UVCore", "HTTP1"], swiftSettings: hotPath),

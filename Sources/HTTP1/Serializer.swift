@@ -35,22 +35,8 @@ public struct HeadWriter {
     public mutating func appendString(_ s: String) { buffer.appendUTF8(s) }
 
     public mutating func appendDecimal(_ value: Int) {
-        buffer.appendInPlace(maxCount: 20) { out in
-            var v = value.magnitude
-            var digits = 1
-            while v >= 10 {
-                v /= 10
-                digits += 1
-            }
-            let sign = value < 0 ? 1 : 0
-            if sign == 1 { out[0] = UInt8(ascii: "-") }
-            v = value.magnitude
-            for i in stride(from: sign + digits - 1, through: sign, by: -1) {
-                out[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            return sign + digits
-        }
+        var b = buffer
+        DecimalText.append(value, to: &b)
     }
 
     public mutating func crlf() { append("\r\n") }

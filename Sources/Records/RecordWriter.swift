@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 import Synchronization
 
 /// Counters of the writer, read by metrics and tests from any thread.

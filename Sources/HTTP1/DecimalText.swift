@@ -1,8 +1,7 @@
-import HTTP1
-
-/// An integer's decimal digits appended to a byte buffer, without building a `String`: record
-/// fields (the encoder) and sequence numbers (the writer), once per record.
+/// An integer's decimal digits appended to a byte buffer, without building a `String`: head
+/// fields (Content-Length, status), record fields and the records' sequence numbers.
 public enum DecimalText {
+    @inlinable
     public static func append<B: ByteSink>(_ value: Int, to buf: inout B) {
         if value < 0 { buf.appendByte(UInt8(ascii: "-")) }
         var v = value.magnitude

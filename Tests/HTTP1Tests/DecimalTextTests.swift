@@ -1,4 +1,4 @@
-import Records
+import HTTP1
 import Testing
 
 struct DecimalTextTests {
@@ -14,6 +14,10 @@ struct DecimalTextTests {
             var buf: [UInt8] = [0x78]  // appends after what is there
             DecimalText.append(v, to: &buf)
             #expect(String(decoding: buf, as: UTF8.self) == "x" + String(v))
+            var head = HeadWriter()
+            head.append("x")
+            head.appendDecimal(v)
+            #expect(String(decoding: head.bytes, as: UTF8.self) == "x" + String(v))
         }
     }
 }
