@@ -37,7 +37,8 @@ let package = Package(
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
         .target(name: "HTTP1", swiftSettings: hotPath),
         /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
-        .target(name: "Rules", swiftSettings: hotPath),
+        /// (HTTP1 for `ByteMask`: the body scanner skips strings eight bytes at a time.)
+        .target(name: "Rules", dependencies: ["HTTP1"], swiftSettings: hotPath),
         /// Output records: append-only JSON Lines files written by one thread, rotation, repair.
         /// (HTTP1 for its byte sinks and decimal writer.)
         .target(name: "Records", dependencies: ["HTTP1"], swiftSettings: hotPath),

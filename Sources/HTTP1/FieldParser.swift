@@ -35,10 +35,10 @@ enum FieldParser {
             // other control byte (NUL, a bare LF) is refused.
             while true {
                 while i + 8 <= n {
-                    let m = FieldParser.controlOrDel(
-                        UInt64(littleEndian: head.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                    let x = ByteMask.load(head, i)
+                    let m = ByteMask.control(x) | ByteMask.equal(x, 0x7F)
                     if m != 0 {
-                        i += m.trailingZeroBitCount >> 3
+                        i += ByteMask.first(m)
                         break
                     }
                     i += 8
@@ -64,18 +64,6 @@ enum FieldParser {
                     valueEnd: Int32(valueEnd), known: known, hasUnderscore: underscore))
             s = e + 2
         }
-    }
-
-    /// The high bit of each byte of `x` (little-endian load) that is a control byte (< 0x20) or
-    /// DEL, exact up to and including the lowest one, which is all the caller reads.
-    @inline(__always)
-    static func controlOrDel(_ x: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let control = (x &- 0x20 &* ones) & ~x & high
-        let d = x ^ (0x7F &* ones)
-        let del = (d &- ones) & ~d & high
-        return control | del
     }
 
     /// Reads Content-Length fields: every element of every field must be the same 1*DIGIT value.

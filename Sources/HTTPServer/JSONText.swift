@@ -55,15 +55,13 @@ public enum JSONText {
     }
 
     /// The index of the first byte in `from..<to` that is not plain printable ASCII (a control
-    /// byte, `"`, `\` or any byte ≥ 0x80), or `to`. Eight bytes per step (SWAR): the lowest flagged
-    /// byte of a word is exact, because a borrow only ever carries into higher bytes.
+    /// byte, `"`, `\` or any byte ≥ 0x80), or `to`. Eight bytes per step (`ByteMask`).
     @inlinable @inline(__always)
     public static func plainRunEnd(_ p: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
         var i = from
         while i + 8 <= end {
-            let x = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            let m = specialBytes(x)
-            if m != 0 { return i + m.trailingZeroBitCount / 8 }
+            let m = specialBytes(ByteMask.load(p, i))
+            if m != 0 { return i + ByteMask.first(m) }
             i += 8
         }
         while i < end {
@@ -74,17 +72,9 @@ public enum JSONText {
         return end
     }
 
-    /// The high bit of each byte of `x` that is < 0x20, `"`, `\` or ≥ 0x80 (exact up to the
-    /// lowest flagged byte).
+    /// The bytes of `x` that are < 0x20, `"`, `\` or ≥ 0x80 (a `ByteMask`).
     @inlinable @inline(__always)
     public static func specialBytes(_ x: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let control = (x &- 0x20 &* ones) & ~x & high
-        let q = x ^ (0x22 &* ones)
-        let quote = (q &- ones) & ~q & high
-        let s = x ^ (0x5C &* ones)
-        let backslash = (s &- ones) & ~s & high
-        return control | quote | backslash | (x & high)
+        ByteMask.control(x) | ByteMask.equal(x, 0x22) | ByteMask.equal(x, 0x5C) | ByteMask.nonASCII(x)
     }
 }

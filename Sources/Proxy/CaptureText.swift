@@ -58,7 +58,7 @@ enum CaptureText {
                     o += 8
                     continue
                 }
-                let plain = special.trailingZeroBitCount >> 3
+                let plain = ByteMask.first(special)
                 i += plain
                 o += plain
             }

@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 
 /// What one scan of a request body found: the values at the paths the rules read, and the facts
 /// derived from an OpenAI-style chat body.
@@ -449,14 +450,14 @@ struct Walker {
         // here; longer text goes on with memchr (vectorised), where its call no longer dominates.
         var words = 0
         while words < 4 && i + 8 <= p.count {
-            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let hits = Walker.bytesEqual(w, 0x22) | Walker.bytesEqual(w, 0x5C)
+            let w = ByteMask.load(UnsafeRawBufferPointer(p), i)
+            let hits = ByteMask.equal(w, 0x22) | ByteMask.equal(w, 0x5C)
             if hits == 0 {
                 i += 8
                 words += 1
                 continue
             }
-            i += hits.trailingZeroBitCount >> 3
+            i += ByteMask.first(hits)
             if base[i] == 0x22 {
                 i += 1
                 return true
@@ -474,14 +475,6 @@ struct Walker {
             return true
         }
         return false
-    }
-
-    /// The high bit of each byte of `w` that equals `byte`, exact up to and including the first
-    /// such byte in memory order (little-endian: the lowest set bit), which is all callers use.
-    @inline(__always)
-    static func bytesEqual(_ w: UInt64, _ byte: UInt8) -> UInt64 {
-        let x = w ^ (UInt64(byte) &* 0x0101_0101_0101_0101)
-        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
     mutating func scalar() -> Bool {
