@@ -591,6 +591,22 @@ extension RecordsCLITests {
 /// Lines that are not records (a torn last line, garbage) are skipped and reported per file, by
 /// the gate's field scanner as by the JSON reader of `records query`; the rest still counts.
 extension GateCLITests {
+    /// A rules file for the gate tests over record files: flag `chat`, FAQ traffic to the
+    /// candidate, the given gates (a JSON array).
+    static func faqGateRules(gates: String) -> String {
+        """
+        {
+          "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
+                        "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
+          "defaultUpstream": "stable",
+          "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
+          "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
+            "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, "candidate", "stable"]},
+            "gates": \(gates)}}
+        }
+        """
+    }
+
     @Test func linesThatAreNotRecordsAreSkippedAndReported() throws {
         let dir = NSTemporaryDirectory() + "modelflag-torn-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -602,17 +618,8 @@ extension GateCLITests {
         lines.append(#"{"seq":151,"role":"shadow","flag":"ch"#)
         try writeRecordFile(lines, in: dir)
         let rulesPath = dir + "/rules.json"
-        try """
-        {
-          "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
-                        "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
-          "defaultUpstream": "stable",
-          "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
-          "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
-            "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, "candidate", "stable"]},
-            "gates": [{"metric": "rouge_l", "min": 0.5, "minSamples": 100}]}}
-        }
-        """.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        try GateCLITests.faqGateRules(gates: #"[{"metric": "rouge_l", "min": 0.5, "minSamples": 100}]"#)
+            .write(toFile: rulesPath, atomically: true, encoding: .utf8)
         let (_, gate) = try runBinary(
             ["gate", "--rules", rulesPath, "--source", "records:\(dir)"], withStderr: true)
         #expect(gate.contains("records.jsonl: 2 line(s) are not JSON records and were skipped"), "\(gate)")
@@ -647,23 +654,16 @@ extension GateCLITests {
             add("shadow", "candidate", latency: 50, rouge: i % 5 == 0 ? 0.1 : 0.95)
         }
         try writeRecordFile(lines, in: dir)
-        let rules = """
-            {
-              "upstreams": {"stable": {"address": "127.0.0.1:9", "modelVersion": "v1"},
-                            "candidate": {"address": "127.0.0.1:10", "modelVersion": "v2"}},
-              "defaultUpstream": "stable",
-              "$evaluators": {"faq": {"==": [{"var": "body.intent"}, "faq"]}},
-              "flags": {"chat": {"state": "ENABLED", "variants": {"stable": "stable", "candidate": "candidate"},
-                "defaultVariant": "stable", "targeting": {"if": [{"$ref": "faq"}, "candidate", "stable"]},
-                "gates": [
+        let rules = GateCLITests.faqGateRules(
+            gates: """
+                [
                   {"metric": "latency_ms", "above": 2000, "max": 0.02, "minSamples": 100},
                   {"metric": "latency_ms", "above": 2000, "vsStable": 0, "minSamples": 100},
                   {"metric": "rouge_l", "min": 0.7, "minSamples": 100},
                   {"metric": "rouge_l", "below": 0.3, "max": 0.05, "minSamples": 100},
                   {"metric": "error_rate", "vsStable": 0.05, "minSamples": 100}
-                ]}}
-            }
-            """
+                ]
+                """)
         let rulesPath = dir + "/rules.json"
         try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
         let (rc, out) = try runBinary(["gate", "--rules", rulesPath, "--source", "records:\(dir)"])
