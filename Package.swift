@@ -32,6 +32,8 @@ let package = Package(
             pkgConfig: "libuv",
             providers: [.apt(["libuv1-dev"])]
         ),
+        /// glibc's `memmem`, which Swift's Glibc module does not export (no `_GNU_SOURCE`).
+        .systemLibrary(name: "CGNUString"),
         /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
         .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
@@ -47,7 +49,7 @@ let package = Package(
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
         .target(
             name: "Proxy",
-            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records"],
+            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString"],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules"], swiftSettings: strict),

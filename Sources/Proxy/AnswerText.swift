@@ -87,8 +87,17 @@ struct AnswerText {
             truncated = true
         } else {
             pending.withUnsafeBytes { p in
-                if let s = AnswerText.stringValue(of: "\"content\"", in: p) { append(s) }
-                finishReason = AnswerText.stringValue(of: "\"finish_reason\"", in: p).map { AnswerText.unescape($0) }
+                // `finish_reason` follows the content in OpenAI's answers: look there first, then
+                // from the start (JSON keys come in any order).
+                var after = 0
+                if let s = AnswerText.stringValue(of: "\"content\"", in: p) {
+                    append(s)
+                    if let b = p.baseAddress, let e = s.baseAddress { after = b.distance(to: e) + s.count }
+                }
+                let reason =
+                    AnswerText.stringValue(of: "\"finish_reason\"", in: p, from: after)
+                    ?? (after > 0 ? AnswerText.stringValue(of: "\"finish_reason\"", in: p) : nil)
+                finishReason = reason.map { AnswerText.unescape($0) }
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -119,11 +128,14 @@ struct AnswerText {
         }
     }
 
-    /// The raw (still escaped) content of the first string value of `key` in `p`; nil when the key
+    /// The raw (still escaped) content of the first string value of `key` in `p` at or after
+    /// offset `from`; nil when the key
     /// is absent or its value is not a string (e.g. `null`).
-    static func stringValue(of key: StaticString, in p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    static func stringValue(of key: StaticString, in p: UnsafeRawBufferPointer, from: Int = 0)
+        -> UnsafeRawBufferPointer?
+    {
         let n = key.utf8CodeUnitCount
-        var i = 0
+        var i = from
         while let q = ByteSearch.find(key, in: p, from: i), q + n < p.count {
             var j = q + n
             while j < p.count, p[j] == 0x20 || p[j] == 0x09 { j += 1 }

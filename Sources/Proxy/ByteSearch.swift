@@ -1,22 +1,26 @@
+import CGNUString
 import Glibc
 
 /// Finding a literal in a byte buffer (JSON keys in bodies and answers), off the request path
-/// but run on every recorded exchange: `memchr` to the first byte, the second byte compared in
-/// line (the keys start with `"`, found at every JSON string), `memcmp` for the rest.
+/// but run on every recorded or scored exchange.
+///
+/// glibc's `memmem`. The keys start with `"`, which JSON has at every string, so a `memchr` to
+/// the first byte stopped about every ten bytes of a body, and Horspool's skip over byte pairs
+/// written in Swift was no faster (perf, per scored request: 1.45 µs for the `memchr` loop,
+/// 1.52 µs). Measured on the bench's bodies (C, 200 k searches each), `memmem` finds
+/// `"response_format"` absent from the 1.5 KB request in 94 ns against 263 ns for the `memchr`
+/// loop, and `"content"` in the 716 B answer in 38 ns against 146.
 enum ByteSearch {
     /// The offset of the first `needle` at or after `from`, or nil.
     static func find(_ needle: StaticString, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
-        let n = needle.utf8CodeUnitCount
-        guard n > 0, let base = p.baseAddress else { return nil }
-        let first = needle.utf8Start[0]
-        let second = n > 1 ? needle.utf8Start[1] : 0
-        var i = from
-        while i + n <= p.count {
-            guard let hit = memchr(base + i, Int32(first), p.count - n + 1 - i) else { return nil }
-            let q = base.distance(to: UnsafeRawPointer(hit))
-            if n == 1 || (p[q + 1] == second && memcmp(base + q + 2, needle.utf8Start + 2, n - 2) == 0) { return q }
-            i = q + 1
-        }
-        return nil
+        find(UnsafeRawBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount), in: p, from: from)
+    }
+
+    /// The offset of the first `needle` at or after `from`, or nil.
+    static func find(_ needle: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+        let start = max(from, 0)
+        guard needle.count > 0, start + needle.count <= p.count, let base = p.baseAddress else { return nil }
+        guard let hit = memmem(base + start, p.count - start, needle.baseAddress, needle.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
     }
 }

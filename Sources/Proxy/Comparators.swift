@@ -19,7 +19,7 @@ extension AnswerSummary {
             finishReason: capture.answer.finishReason,
             latencyNs: endNs >= notes.startNs ? endNs - notes.startNs : 0,
             ttftNs: notes.streamed && notes.firstByteNs != 0 ? notes.firstByteNs - notes.startNs : nil,
-            completionTokens: Usage.find(in: capture.tail)?.completion)
+            completionTokens: capture.usage?.completion)
     }
 }
 

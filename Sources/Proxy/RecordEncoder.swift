@@ -207,7 +207,7 @@ struct RecordEncoder {
         lit(",\"bytes_out\":")
         appendInt(notes.bytesOut)
         lit(",\"usage\":")
-        if r.outcome == .ok, let usage = Usage.find(in: response.tail) {
+        if r.outcome == .ok, let usage = response.usage {
             lit("{\"prompt_tokens\":")
             appendInt(usage.prompt)
             lit(",\"completion_tokens\":")

@@ -18,6 +18,9 @@ struct ResponseCapture {
     private(set) var total = 0
     private var hasher: SHA256?
     private(set) var answer = AnswerText(cap: 0)
+    /// The token counts of the last `"usage"` object in `tail`, read once by `finish` (the record
+    /// and the pair's scores both use them).
+    private(set) var usage: Usage?
     static let tailKeep = 8 * 1024
 
     /// Resets for a new exchange. `answer`: assemble the answer text (shadow scoring, captures).
@@ -28,6 +31,7 @@ struct ResponseCapture {
         tail.removeAll(keepingCapacity: true)
         prefix.removeAll(keepingCapacity: true)
         total = 0
+        usage = nil
         hasher = mode == .hash ? SHA256() : nil
         if self.wantsAnswer && answer.cap != max(cap, CaptureSpec.defaultMaxBodyBytes) {
             answer = AnswerText(cap: max(cap, CaptureSpec.defaultMaxBodyBytes))
@@ -51,8 +55,10 @@ struct ResponseCapture {
         }
     }
 
+    /// The body ended (or the exchange did): assembles the answer and reads the usage.
     mutating func finish() {
         if wantsAnswer { answer.finish() }
+        usage = Usage.find(in: tail)
     }
 
     /// The body's SHA-256 as hex (`hash` mode), once the body ended.

@@ -76,6 +76,25 @@ struct AnswerTextTests {
         }
     }
 
+    /// `finish_reason` is looked for after the content first: found when it comes before the
+    /// content too, and never taken from text inside the content.
+    @Test func finishReasonInEitherOrder() throws {
+        let bodies = [
+            #"{"choices":[{"finish_reason":"length","message":{"content":"x"}}]}"#,
+            #"{"choices":[{"message":{"content":"say \"finish_reason\":\"evil\""},"finish_reason":"stop"}]}"#,
+            #"{"choices":[{"message":{"content":"no reason"}}]}"#,
+        ]
+        var reasons: [String?] = []
+        for body in bodies {
+            var a = AnswerText(cap: 1024)
+            a.start(try head("application/json"))
+            Array(body.utf8).withUnsafeBytes { a.feed($0) }
+            a.finish()
+            reasons.append(a.finishReason.map { String(decoding: $0, as: UTF8.self) })
+        }
+        #expect(reasons == ["length", "stop", nil])
+    }
+
     @Test func nullContentIsNoText() throws {
         let body = #"{"choices":[{"message":{"content":null,"tool_calls":[]},"finish_reason":"tool_calls"}]}"#
         var a = AnswerText(cap: 1024)

@@ -1,0 +1,9 @@
+#ifndef MODELFLAG_CGNUSTRING_SHIM_H
+#define MODELFLAG_CGNUSTRING_SHIM_H
+/* glibc's GNU string functions that Swift's Glibc module leaves out (it is built without
+ * _GNU_SOURCE). Declared here with glibc's prototypes; the symbols are in libc itself. */
+#include <stddef.h>
+
+/* The first occurrence of needle in haystack, or NULL. Vectorized in glibc on x86-64. */
+void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
+#endif
