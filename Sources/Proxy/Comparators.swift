@@ -92,26 +92,37 @@ struct PairScores {
     /// The answer's words as 64-bit hashes of their lowercased bytes. A word is a run of letters
     /// and digits (any non-ASCII byte counts as a letter, so UTF-8 words stay whole); punctuation
     /// and spaces separate. Two different words share a hash with odds of about 2⁻⁶⁴.
+    ///
+    /// A word's bytes are packed eight to a 64-bit word and each eight mixed in with one multiply
+    /// (a multiply per byte, as FNV-1a does, chained four cycles a byte: 0.9 µs of a scored pair).
     static func tokenHashes(_ text: [UInt8], into out: inout [UInt64]) {
         out.removeAll(keepingCapacity: true)
         PairScores.wordBytes.withUnsafeBufferPointer { table in
             text.withUnsafeBufferPointer { p in
-                var h: UInt64 = 0
-                var inWord = false
-                for b in p {
-                    let c = table[Int(b)]
-                    if c != 0 {
-                        if !inWord {
-                            h = 0xcbf2_9ce4_8422_2325  // FNV-1a
-                            inWord = true
+                let n = p.count
+                var i = 0
+                while true {
+                    while i < n && table[Int(p[i])] == 0 { i += 1 }
+                    guard i < n else { return }
+                    let start = i
+                    var h: UInt64 = 0x9e37_79b9_7f4a_7c15
+                    var w: UInt64 = 0
+                    var shift: UInt64 = 0
+                    while i < n {
+                        let c = table[Int(p[i])]
+                        if c == 0 { break }
+                        w |= UInt64(c) &<< shift
+                        shift &+= 8
+                        i += 1
+                        if shift == 64 {
+                            h = (h ^ w) &* 0xff51_afd7_ed55_8ccd
+                            h ^= h >> 29
+                            w = 0
+                            shift = 0
                         }
-                        h = (h ^ UInt64(c)) &* 0x100_0000_01b3
-                    } else if inWord {
-                        out.append(mix(h))
-                        inWord = false
                     }
+                    out.append(mix(h ^ w ^ UInt64(i - start)))
                 }
-                if inWord { out.append(mix(h)) }
             }
         }
     }
@@ -124,7 +135,8 @@ struct PairScores {
         return 0
     }
 
-    /// Spreads FNV's weak low bits (the LCS table indexes by them).
+    /// The final mix of a word's hash (SplitMix64's): every input bit reaches the low bits the
+    /// LCS and set tables index by.
     @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
