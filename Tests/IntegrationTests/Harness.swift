@@ -46,17 +46,26 @@ final class Spawned: @unchecked Sendable {
         throw HarnessError.didNotStart(args.joined(separator: " "), text)
     }
 
-    /// posix_spawn with stdout and stderr redirected to files.
+    /// posix_spawn with stdout and stderr redirected to files, and no signal blocked: the test
+    /// runner's threads block most signals and a child inherits the mask (rsyslogd then never
+    /// sees SIGTERM); a process started by a shell or the kubelet has an empty one.
     static func spawn(_ argv: [String], stdout: String, stderr: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cArgs, environ)
         guard rc == 0 else { throw HarnessError.io("posix_spawn \(argv[0]) failed: \(rc)") }
         return pid
     }
