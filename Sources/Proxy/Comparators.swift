@@ -93,8 +93,9 @@ struct PairScores {
     /// and digits (any non-ASCII byte counts as a letter, so UTF-8 words stay whole); punctuation
     /// and spaces separate. Two different words share a hash with odds of about 2⁻⁶⁴.
     ///
-    /// A word's bytes are packed eight to a 64-bit word and each eight mixed in with one multiply
-    /// (a multiply per byte, as FNV-1a does, chained four cycles a byte: 0.9 µs of a scored pair).
+    /// A word's bytes are packed eight to a 64-bit word and each eight mixed in with one multiply,
+    /// not one per byte as in FNV-1a, whose chained multiplies cost four cycles a byte (per scored
+    /// pair 0.92 µs against 0.70 µs packed, perf of the whole process over the same wrk run).
     static func tokenHashes(_ text: [UInt8], into out: inout [UInt64]) {
         out.removeAll(keepingCapacity: true)
         PairScores.wordBytes.withUnsafeBufferPointer { table in
