@@ -5,6 +5,9 @@ import CLibUV
 /// libuv coalesces wake-ups, so the callback must drain whatever queue the other thread filled.
 public final class AsyncWake: Handle {
     private var callback: (() -> Void)?
+    /// Runs once the handle closed (also when the loop closes it at shutdown): after it, a thread
+    /// that still holds the `waker` must not use it.
+    public var onClose: (() -> Void)?
 
     public init(loop: Loop, _ callback: @escaping () -> Void) throws(UVError) {
         self.callback = callback
@@ -18,7 +21,11 @@ public final class AsyncWake: Handle {
 
     func fire() { callback?() }
 
-    public override func handleDidClose() { callback = nil }
+    public override func handleDidClose() {
+        callback = nil
+        onClose?()
+        onClose = nil
+    }
 }
 
 /// A `Sendable` token to wake an `AsyncWake` from another thread.

@@ -98,16 +98,3 @@ func fsEventCallback(
     let name = filename.flatMap { String(validatingCString: $0) }
     Unmanaged<FSWatcher>.fromOpaque(data).takeUnretainedValue().fire(name)
 }
-
-func workCallback(_ req: UnsafeMutablePointer<uv_work_t>?) {
-    guard let req else { return }
-    Unmanaged<WorkBox>.fromOpaque(req.pointee.data).takeUnretainedValue().work()
-}
-
-func afterWorkCallback(_ req: UnsafeMutablePointer<uv_work_t>?, _ status: Int32) {
-    guard let req else { return }
-    let box = Unmanaged<WorkBox>.fromOpaque(req.pointee.data).takeRetainedValue()
-    req.deallocate()
-    if status == 0 { box.done?() }
-    box.done = nil
-}

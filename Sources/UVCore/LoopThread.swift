@@ -29,4 +29,9 @@ public struct LoopThread: @unchecked Sendable {
     public func join() {
         pthread_join(tid, nil)
     }
+
+    /// Lets the thread end on its own (nobody joins it).
+    public func detach() {
+        pthread_detach(tid)
+    }
 }
