@@ -25,7 +25,7 @@ public func readWholeFile(_ path: String) -> [UInt8]? {
 /// Three triggers, so every way a shared file changes is seen: inotify on the file's directory
 /// (ConfigMap `..data` symlink swaps, write-and-rename, delete and re-create), a stat poll (default
 /// every 2 s: for volumes without inotify, and as a safety net), and SIGHUP. Events are debounced
-/// (100 ms) and a reload reads, parses and compiles on the thread pool, never on the loop. A file
+/// (100 ms) and a reload reads, parses and compiles on a background thread, never on the loop. A file
 /// that is empty, truncated, half-written, invalid or missing is refused, logged, and counted; the
 /// last good rules stay in force. Only a new content hash is published.
 final class RulesWatcher {
