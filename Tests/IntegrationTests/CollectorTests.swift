@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 /// E44 with a real log collector: Debian's rsyslog (`imfile` in inotify mode, the way it is
@@ -56,7 +55,7 @@ import Testing
         ])
         let shipped = dir + "/shipped.jsonl"
         let collector = try Rsyslog(tailing: records, into: shipped, dir: dir + "/rsyslog")
-        let sent = Mutex<Set<String>>([])
+        let sent = AnsweredIds()
         let port = stack.port
         let threads = (0..<4).map { t in
             Thread {
@@ -66,7 +65,7 @@ import Testing
                 while Date() < end {
                     let id = "t\(t)-\(i)"
                     if (try? c.request(chatRequest(extra: "X-Request-Id: \(id)\r\n")))?.status == 200 {
-                        _ = sent.withLock { $0.insert(id) }
+                        sent.insert(id)
                     }
                     i += 1
                 }
@@ -82,7 +81,7 @@ import Testing
         let deadline = Date().addingTimeInterval(20)
         while Self.lines(shipped).count < onDisk.count && Date() < deadline { usleep(100_000) }
         let out = Self.lines(shipped)
-        let ids = sent.withLock { $0 }
+        let ids = sent.all
         #expect(ids.count > 500)
         #expect(files.count > 5, "rotations: \(files.count) files")
         #expect(

@@ -200,3 +200,14 @@ final class Stack: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+/// Request ids answered, filled by several client threads. An `NSLock` rather than
+/// `Synchronization.Mutex`: ThreadSanitizer reports concurrent `withLock` calls on a captured
+/// `Mutex` as an access race, which would hide a real report in a `--sanitize=thread` run.
+final class AnsweredIds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = Set<String>()
+
+    func insert(_ id: String) { lock.withLock { _ = ids.insert(id) } }
+    var all: Set<String> { lock.withLock { ids } }
+}

@@ -109,7 +109,7 @@ func writeRecordFile(_ records: [String], in dir: String) throws {
         ])
         let tailer = FollowingTailer(path: dir + "/records.jsonl")
         tailer.start()
-        let sent = Mutex<Set<String>>([])
+        let sent = AnsweredIds()
         let port = stack.port
         let threads = (0..<4).map { t in
             Thread {
@@ -119,7 +119,7 @@ func writeRecordFile(_ records: [String], in dir: String) throws {
                 while Date() < end {
                     let id = "t\(t)-\(i)"
                     if (try? c.request(chatRequest(extra: "X-Request-Id: \(id)\r\n")))?.status == 200 {
-                        _ = sent.withLock { $0.insert(id) }
+                        sent.insert(id)
                     }
                     i += 1
                 }
@@ -133,7 +133,7 @@ func writeRecordFile(_ records: [String], in dir: String) throws {
         stack.proxy.signal(SIGTERM)
         #expect(stack.proxy.wait(timeout: 10) == 0)
         let result = tailer.stop()
-        let ids = sent.withLock { $0 }
+        let ids = sent.all
         // On disk, whatever the tailer saw: tells a tailer that fell behind from a writer that lost.
         let onDisk = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasSuffix(".jsonl") }
             .reduce(0) { n, f in
