@@ -55,24 +55,7 @@ import Testing
         ])
         let shipped = dir + "/shipped.jsonl"
         let collector = try Rsyslog(tailing: records, into: shipped, dir: dir + "/rsyslog")
-        let sent = AnsweredIds()
-        let port = stack.port
-        let threads = (0..<4).map { t in
-            Thread {
-                guard let c = try? Client(port: port, timeout: 5) else { return }
-                let end = Date().addingTimeInterval(3)
-                var i = 0
-                while Date() < end {
-                    let id = "t\(t)-\(i)"
-                    if (try? c.request(chatRequest(extra: "X-Request-Id: \(id)\r\n")))?.status == 200 {
-                        sent.insert(id)
-                    }
-                    i += 1
-                }
-            }
-        }
-        for t in threads { t.start() }
-        while threads.contains(where: { !$0.isFinished }) { usleep(50_000) }
+        let ids = chatLoad(port: stack.port, seconds: 3)
         stack.proxy.signal(SIGTERM)  // writes what is queued, fsyncs, closes the file
         #expect(stack.proxy.wait(timeout: 10) == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: records).filter { $0.hasSuffix(".jsonl") }
@@ -81,7 +64,6 @@ import Testing
         let deadline = Date().addingTimeInterval(20)
         while Self.lines(shipped).count < onDisk.count && Date() < deadline { usleep(100_000) }
         let out = Self.lines(shipped)
-        let ids = sent.all
         #expect(ids.count > 500)
         #expect(files.count > 5, "rotations: \(files.count) files")
         #expect(

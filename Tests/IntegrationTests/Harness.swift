@@ -211,3 +211,26 @@ final class AnsweredIds: @unchecked Sendable {
     func insert(_ id: String) { lock.withLock { _ = ids.insert(id) } }
     var all: Set<String> { lock.withLock { ids } }
 }
+
+/// Chat requests from `clients` keep-alive connections for `seconds`, each with its own
+/// `X-Request-Id` (`t<client>-<n>`); returns the ids answered 200 once every client stopped.
+func chatLoad(port: UInt16, clients: Int = 4, seconds: TimeInterval) -> Set<String> {
+    let answered = AnsweredIds()
+    let threads = (0..<clients).map { t in
+        Thread {
+            guard let c = try? Client(port: port, timeout: 5) else { return }
+            let end = Date().addingTimeInterval(seconds)
+            var i = 0
+            while Date() < end {
+                let id = "t\(t)-\(i)"
+                if (try? c.request(chatRequest(extra: "X-Request-Id: \(id)\r\n")))?.status == 200 {
+                    answered.insert(id)
+                }
+                i += 1
+            }
+        }
+    }
+    for t in threads { t.start() }
+    while threads.contains(where: { !$0.isFinished }) { usleep(50_000) }
+    return answered.all
+}

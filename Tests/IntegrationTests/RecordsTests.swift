@@ -109,31 +109,13 @@ func writeRecordFile(_ records: [String], in dir: String) throws {
         ])
         let tailer = FollowingTailer(path: dir + "/records.jsonl")
         tailer.start()
-        let sent = AnsweredIds()
-        let port = stack.port
-        let threads = (0..<4).map { t in
-            Thread {
-                guard let c = try? Client(port: port, timeout: 5) else { return }
-                let end = Date().addingTimeInterval(2.5)
-                var i = 0
-                while Date() < end {
-                    let id = "t\(t)-\(i)"
-                    if (try? c.request(chatRequest(extra: "X-Request-Id: \(id)\r\n")))?.status == 200 {
-                        sent.insert(id)
-                    }
-                    i += 1
-                }
-            }
-        }
-        for t in threads { t.start() }
-        while threads.contains(where: { !$0.isFinished }) { usleep(50_000) }
+        let ids = chatLoad(port: stack.port, seconds: 2.5)
         usleep(200_000)  // the writer's last batch
         let written = try stack.metric("modelflag_records_written_total")
         let dropped = try stack.metric(#"modelflag_records_dropped_total{reason="queue_full"}"#)
         stack.proxy.signal(SIGTERM)
         #expect(stack.proxy.wait(timeout: 10) == 0)
         let result = tailer.stop()
-        let ids = sent.all
         // On disk, whatever the tailer saw: tells a tailer that fell behind from a writer that lost.
         let onDisk = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasSuffix(".jsonl") }
             .reduce(0) { n, f in
