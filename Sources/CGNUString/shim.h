@@ -4,6 +4,6 @@
  * _GNU_SOURCE). Declared here with glibc's prototypes; the symbols are in libc itself. */
 #include <stddef.h>
 
-/* The first occurrence of needle in haystack, or NULL. Vectorized in glibc on x86-64. */
+/* The first occurrence of needle in haystack, or NULL (glibc 2.36: a skip over byte pairs). */
 void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
 #endif

@@ -129,8 +129,7 @@ struct AnswerText {
     }
 
     /// The raw (still escaped) content of the first string value of `key` in `p` at or after
-    /// offset `from`; nil when the key
-    /// is absent or its value is not a string (e.g. `null`).
+    /// offset `from`; nil when the key is absent or its value is not a string (e.g. `null`).
     static func stringValue(of key: StaticString, in p: UnsafeRawBufferPointer, from: Int = 0)
         -> UnsafeRawBufferPointer?
     {

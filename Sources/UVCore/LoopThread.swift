@@ -13,6 +13,12 @@ public struct LoopThread: @unchecked Sendable {
     private var tid = pthread_t()
 
     public static func spawn(_ body: @escaping @Sendable () -> Void) -> LoopThread {
+        guard let thread = trySpawn(body) else { preconditionFailure("pthread_create failed: errno \(errno)") }
+        return thread
+    }
+
+    /// The same, or nil when the system refuses another thread (EAGAIN at a thread limit).
+    public static func trySpawn(_ body: @escaping @Sendable () -> Void) -> LoopThread? {
         var thread = LoopThread()
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
         let rc = pthread_create(
@@ -22,7 +28,11 @@ public struct LoopThread: @unchecked Sendable {
                 box.body()
                 return nil
             }, box)
-        precondition(rc == 0, "pthread_create failed: errno \(rc)")
+        guard rc == 0 else {
+            Unmanaged<ThreadBody>.fromOpaque(box).release()
+            errno = rc
+            return nil
+        }
         return thread
     }
 
