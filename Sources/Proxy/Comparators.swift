@@ -169,14 +169,15 @@ struct PairScores {
         return union == 0 ? 1 : Double(both) / Double(union)
     }
 
-    /// An answer that opens with a refusal ("I'm sorry", "I can't", "As an AI", ...): its first
-    /// 48 bytes lowercased, a curly apostrophe read as a straight one.
+    /// An answer that opens with a refusal ("I'm sorry", "I can't", "As an AI", ...): as many of
+    /// its first bytes as the longest phrase has, lowercased, a curly apostrophe read as a
+    /// straight one.
     static func isRefusal(_ text: [UInt8]) -> Bool {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { head in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: PairScores.longestRefusal) { head in
             var count = 0
             var i = 0
             while i < text.count, text[i] == 0x20 || text[i] == 0x0A || text[i] == 0x09 { i += 1 }
-            while i < text.count && count < 48 {
+            while i < text.count && count < PairScores.longestRefusal {
                 let b = text[i]
                 if b == 0xE2, i + 2 < text.count, text[i + 1] == 0x80, text[i + 2] == 0x99 {
                     head[count] = UInt8(ascii: "'")
@@ -203,6 +204,7 @@ struct PairScores {
         "i'm sorry", "i am sorry", "sorry, i can", "i can't", "i cannot", "i can not", "i won't", "i will not",
         "i'm unable", "i am unable", "i'm not able", "i am not able", "as an ai", "unfortunately, i can",
     ].map { Array($0.utf8) }
+    static let longestRefusal = refusals.map(\.count).max()!
 }
 
 /// Buffers for scoring pairs, reused by one worker (loop-confined): both answers' token hashes,

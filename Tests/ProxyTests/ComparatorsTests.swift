@@ -54,6 +54,7 @@ struct ComparatorsTests {
         #expect(PairScores.isRefusal(Array("As an AI language model, ...".utf8)))
         #expect(!PairScores.isRefusal(Array("Sure: I'm sorry you had trouble; here is the fix.".utf8)))
         #expect(PairScores.isRefusal(Array("I cannot".utf8)))  // exactly a phrase
+        #expect(PairScores.isRefusal(Array("UNFORTUNATELY, I CANNOT do that".utf8)))  // the longest phrase
         #expect(!PairScores.isRefusal(Array("I'm sor".utf8)))  // shorter than every phrase it starts
         #expect(!PairScores.isRefusal([]))
         let s = PairScores(served: answer("Here you go"), shadow: answer(""), wantsJSON: false)
