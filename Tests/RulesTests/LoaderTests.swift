@@ -1,3 +1,4 @@
+import Foundation
 import Rules
 import Testing
 
@@ -66,6 +67,31 @@ import Testing
         #expect(node["a"]?.array?[2].string == "xé😀")
         #expect(throws: JSONParseError.self) { try JSONParser.parse("{\"a\": 1, \"a\": 2}") }
         #expect(throws: JSONParseError.self) { try JSONParser.parse(String(repeating: "[", count: 500)) }
+    }
+
+    /// Strings with and without escapes, ASCII and not, written by Foundation's JSON writer (an
+    /// implementation independent of ours), parse back equal, as keys and as values; raw control
+    /// characters and invalid UTF-8 are refused with or without an escape in the string.
+    @Test func stringsRoundTripAndBadBytesAreRefused() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "word ", "\"", "\\", "\n", "\t", "\u{1}", "é", "😀", "/", "中文", "\u{7f}"]
+        for _ in 0..<500 {
+            let text = (0..<Int.random(in: 0..<12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }
+                .joined()
+            let json = try JSONSerialization.data(withJSONObject: [text: [text]])
+            let node = try JSONParser.parse([UInt8](json))
+            #expect(node.object?.map(\.key) == [text], "\(text.debugDescription)")
+            #expect(node[text]?.array?.first?.string == text, "\(text.debugDescription)")
+        }
+        for bad: [UInt8] in [
+            [0x22, 0x61, 0x0A, 0x22],  // a raw newline
+            [0x22, 0x5C, 0x6E, 0x01, 0x22],  // a raw control byte after an escape
+            [0x22, 0xC3, 0x28, 0x22],  // invalid UTF-8
+            [0x22, 0x5C, 0x6E, 0xFF, 0x22],  // invalid UTF-8 after an escape
+            [0x22, 0x61, 0x62],  // unterminated
+        ] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONParser.parse(bad) }
+        }
     }
 
     @Test func revisionIsAContentHash() throws {
