@@ -125,6 +125,9 @@ public struct JSONParser {
         defer { depth -= 1 }
         i += 1
         var entries: [(key: String, value: JSONNode)] = []
+        // Duplicate keys: a linear look up to 32 keys (a record has about 27: cheaper than hashing
+        // them, measured), a set beyond, so a large object is not quadratic in its key count.
+        var keys: Set<String> = []
         skipWhitespace()
         if i < bytes.count && bytes[i] == UInt8(ascii: "}") {
             i += 1
@@ -134,7 +137,14 @@ public struct JSONParser {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try string()
-            if entries.contains(where: { $0.key == key }) { throw error("duplicate key \"\(key)\"") }
+            let duplicate: Bool
+            if entries.count < 32 {
+                duplicate = entries.contains(where: { $0.key == key })
+            } else {
+                if keys.isEmpty { keys = Set(entries.map(\.key)) }
+                duplicate = !keys.insert(key).inserted
+            }
+            if duplicate { throw error("duplicate key \"\(key)\"") }
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':' after key") }
             i += 1

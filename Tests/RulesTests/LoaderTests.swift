@@ -66,6 +66,13 @@ import Testing
         #expect(node["a"]?.line == 3)
         #expect(node["a"]?.array?[2].string == "xé😀")
         #expect(throws: JSONParseError.self) { try JSONParser.parse("{\"a\": 1, \"a\": 2}") }
+        // Duplicates among many keys (past the linear look), in every position.
+        let many = (0..<40).map { "\"k\($0)\": \($0)" }
+        #expect(try JSONParser.parse("{" + many.joined(separator: ",") + "}").object?.count == 40)
+        for dup in [0, 31, 32, 39] {
+            let text = "{" + (many + ["\"k\(dup)\": 0"]).joined(separator: ",") + "}"
+            #expect(throws: JSONParseError.self, "k\(dup)") { try JSONParser.parse(text) }
+        }
         #expect(throws: JSONParseError.self) { try JSONParser.parse(String(repeating: "[", count: 500)) }
     }
 
