@@ -5,10 +5,10 @@ import Synchronization
 ///
 /// Not libuv's thread pool: its threads are created where ThreadSanitizer cannot see them, so a
 /// sanitized sidecar crashed at the first rules reload. Work is rare (a rules reload), so a thread
-/// per piece costs nothing that matters. The result and the waker share
-/// one lock: the worker stores the result and wakes under it, the loop takes the result under it,
-/// and closing the wake-up (including the loop's close-everything at shutdown) clears the waker
-/// under it, so a worker that finishes late never touches a closed handle.
+/// per piece costs nothing that matters. The result and the waker share one lock: the worker
+/// stores the result and wakes under it, the loop takes the result under it, and closing the
+/// wake-up (including the loop's close-everything at shutdown) clears the waker under it, so a
+/// worker that finishes late never touches a closed handle.
 final class BackgroundWork<T: Sendable>: @unchecked Sendable {
     private struct Shared {
         var waker: Waker?
