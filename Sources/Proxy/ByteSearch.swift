@@ -10,14 +10,14 @@ import Glibc
 /// 1.52 µs). Measured on the bench's bodies (C, 200 k searches each), `memmem` finds
 /// `"response_format"` absent from the 1.5 KB request in 94 ns against 263 ns for the `memchr`
 /// loop, and `"content"` in the 716 B answer in 38 ns against 146.
-enum ByteSearch {
+package enum ByteSearch {
     /// The offset of the first `needle` at or after `from`, or nil.
-    static func find(_ needle: StaticString, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+    package static func find(_ needle: StaticString, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
         find(UnsafeRawBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount), in: p, from: from)
     }
 
     /// The offset of the first `needle` at or after `from`, or nil.
-    static func find(_ needle: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+    package static func find(_ needle: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
         let start = max(from, 0)
         guard needle.count > 0, start + needle.count <= p.count, let base = p.baseAddress else { return nil }
         guard let hit = memmem(base + start, p.count - start, needle.baseAddress, needle.count) else { return nil }

@@ -55,10 +55,27 @@ struct RecordFilters: ParsableArguments {
     /// Calls `body` with each matching record and its raw line, file by file in a bounded buffer.
     /// A file that cannot be read stops the command (a partial export must not look whole); a
     /// line that is not JSON is skipped and counted on stderr.
+    ///
+    /// With `--request-id` (tracing one output back), a line is parsed only if it holds the
+    /// bytes `"request_id":"ID"` as the sidecar writes them: a search instead of a parse per line.
+    /// (So a damaged line without the id is not reported then.)
     func forEach(_ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
-        try forEachRecord(in: files()) { node, line in
+        let needle = requestIdNeedle
+        try forEachRecordLine(in: files()) { line in
+            if let needle, needle.withUnsafeBytes({ ByteSearch.find($0, in: line) }) == nil { return true }
+            guard let node = try? JSONParser.parse(Array(line)) else { return false }
             if matches(node) { body(node, line) }
+            return true
         }
+    }
+
+    /// `"request_id":"ID"` when the id is written unescaped (printable ASCII, no quote or
+    /// backslash; ids the sidecar accepts always are), else nil (every line is parsed).
+    var requestIdNeedle: [UInt8]? {
+        guard let requestId, requestId.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else {
+            return nil
+        }
+        return Array("\"request_id\":\"\(requestId)\"".utf8)
     }
 }
 

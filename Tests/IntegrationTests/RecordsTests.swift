@@ -339,6 +339,38 @@ final class FollowingTailer: @unchecked Sendable {
         #expect(columns[6] == "1")
     }
 
+    /// `--request-id` finds exactly that record, also where ids share a prefix, where another field
+    /// holds the id's text, where the id needs escaping (every line is parsed then), and next to a
+    /// damaged line that holds the id (skipped and reported, not printed).
+    @Test func requestIdFindsExactlyItsRecord() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-rid-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func record(_ seq: Int, _ id: String, path: String = "/v1/chat/completions") -> String {
+            #"{"seq":\#(seq),"schema":"modelflag.record/v1","ts":"2026-11-25T10:00:00.000Z","request_id":"\#(id)","role":"served","path":"\#(path)","status":200,"outcome":"ok","latency_ms":1.0}"#
+        }
+        try writeRecordFile(
+            [
+                record(1, "a-1"), record(2, "a-10"), record(3, "b", path: #"/x/\"request_id\":\"a-1\""#),
+                record(4, #"q\"1"#), #"{"seq":5,"request_id":"a-1","#, record(6, "a-100"),
+            ], in: dir)
+        func ids(_ want: String) throws -> [String] {
+            let (rc, out) = try runBinary(["records", "query", "--dir", dir, "--request-id", want])
+            #expect(rc == 0)
+            return try out.split(separator: "\n").map {
+                try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["request_id"]
+                    as? String
+                    ?? "?"
+            }
+        }
+        #expect(try ids("a-1") == ["a-1"])
+        #expect(try ids("a-10") == ["a-10"])
+        #expect(try ids(#"q"1"#) == [#"q"1"#])
+        #expect(try ids("a-2").isEmpty)
+        let (_, both) = try runBinary(["records", "query", "--dir", dir, "--request-id", "a-1"], withStderr: true)
+        #expect(both.contains("1 line(s) are not JSON records"), "\(both)")
+    }
+
     /// Quarantine a deployment window, then export only the records fit for training.
     @Test func quarantineAndExportAgainstAFixture() throws {
         let dir = NSTemporaryDirectory() + "modelflag-q-\(UUID().uuidString)"
