@@ -56,26 +56,36 @@ struct RecordFilters: ParsableArguments {
     /// A file that cannot be read stops the command (a partial export must not look whole); a
     /// line that is not JSON is skipped and counted on stderr.
     ///
-    /// With `--request-id` (tracing one output back), a line is parsed only if it holds the
-    /// bytes `"request_id":"ID"` as the sidecar writes them: a search instead of a parse per line.
-    /// (So a damaged line without the id is not reported then.)
+    /// With exact-value filters (`--request-id` to trace one output back, `--model-version` to
+    /// export or review a deployment, `--flag`, `--variant`, `--role`, `--outcome`), a line is
+    /// parsed only if it holds each `"key":"value"` as the sidecar writes it: a search instead of
+    /// a parse per line. (So a damaged line without those bytes is not reported then.)
     func forEach(_ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
-        let needle = requestIdNeedle
+        let needles = self.needles
         try forEachRecordLine(in: files()) { line in
-            if let needle, needle.withUnsafeBytes({ ByteSearch.find($0, in: line) }) == nil { return true }
+            for needle in needles where needle.withUnsafeBytes({ ByteSearch.find($0, in: line) }) == nil {
+                return true
+            }
             guard let node = try? JSONParser.parse(Array(line)) else { return false }
             if matches(node) { body(node, line) }
             return true
         }
     }
 
-    /// `"request_id":"ID"` when the id is written unescaped (printable ASCII, no quote or
-    /// backslash; ids the sidecar accepts always are), else nil (every line is parsed).
-    var requestIdNeedle: [UInt8]? {
-        guard let requestId, requestId.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else {
-            return nil
+    /// `"key":"value"` for each exact-value filter whose value is written unescaped (printable
+    /// ASCII without quote or backslash: request ids the sidecar accepts always are); a filter
+    /// with any other value gets none, and its lines are parsed and compared as usual.
+    var needles: [[UInt8]] {
+        let exact = [
+            ("request_id", requestId), ("model_version", modelVersion), ("flag", flag), ("variant", variant),
+            ("role", role), ("outcome", outcome),
+        ]
+        return exact.compactMap { key, value in
+            guard let value, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else {
+                return nil
+            }
+            return Array("\"\(key)\":\"\(value)\"".utf8)
         }
-        return Array("\"request_id\":\"\(requestId)\"".utf8)
     }
 }
 

@@ -371,6 +371,34 @@ final class FollowingTailer: @unchecked Sendable {
         #expect(both.contains("1 line(s) are not JSON records"), "\(both)")
     }
 
+    /// Exact-value filters look for `"key":"value"` before parsing: a value found under another
+    /// key (or in a nested object) never selects a record, and filters combine.
+    @Test func exactFiltersMatchTheirOwnKeyOnly() throws {
+        let dir = NSTemporaryDirectory() + "modelflag-exact-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func record(_ id: String, role: String, variant: String, version: String, extra: String = "") -> String {
+            #"{"seq":1,"schema":"modelflag.record/v1","ts":"2026-11-25T10:00:00.000Z","request_id":"\#(id)","role":"\#(role)","flag":"chat","variant":"\#(variant)","model_version":"\#(version)","status":200,"outcome":"ok"\#(extra),"latency_ms":1.0}"#
+        }
+        try writeRecordFile(
+            [
+                record("A", role: "served", variant: "x", version: "y"),
+                record("B", role: "shadow", variant: "y", version: "x"),
+                record("C", role: "gated", variant: "z", version: "z", extra: #","gate":{"variant":"x"}"#),
+            ], in: dir)
+        func ids(_ filters: [String]) throws -> [String] {
+            let (rc, out) = try runBinary(["records", "query", "--dir", dir] + filters)
+            #expect(rc == 0)
+            return out.split(separator: "\n").compactMap { Spawned.field(String($0), "request_id") }
+        }
+        #expect(try ids(["--variant", "x"]) == ["A"])
+        #expect(try ids(["--model-version", "x"]) == ["B"])
+        #expect(try ids(["--model-version", "x", "--variant", "y", "--role", "shadow"]) == ["B"])
+        #expect(try ids(["--model-version", "x", "--variant", "x"]) == [])
+        #expect(try ids(["--flag", "chat", "--outcome", "ok"]) == ["A", "B", "C"])
+        #expect(try ids(["--variant", "z"]) == ["C"])
+    }
+
     /// Quarantine a deployment window, then export only the records fit for training.
     @Test func quarantineAndExportAgainstAFixture() throws {
         let dir = NSTemporaryDirectory() + "modelflag-q-\(UUID().uuidString)"
