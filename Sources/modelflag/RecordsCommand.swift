@@ -61,14 +61,8 @@ struct RecordFilters: ParsableArguments {
     /// parsed only if it holds each `"key":"value"` as the sidecar writes it: a search instead of
     /// a parse per line. (So a damaged line without those bytes is not reported then.)
     func forEach(_ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
-        let needles = self.needles
-        try forEachRecordLine(in: files()) { line in
-            for needle in needles where needle.withUnsafeBytes({ ByteSearch.find($0, in: line) }) == nil {
-                return true
-            }
-            guard let node = try? JSONParser.parse(Array(line)) else { return false }
+        try forEachRecord(in: files(), holding: needles) { node, line in
             if matches(node) { body(node, line) }
-            return true
         }
     }
 
@@ -90,9 +84,13 @@ struct RecordFilters: ParsableArguments {
 }
 
 /// Every record of `paths`, in order, parsed; unreadable files are an error, lines that do not
-/// parse are counted and reported on stderr.
-func forEachRecord(in paths: [String], _ body: (JSONNode, UnsafeRawBufferPointer) -> Void) throws {
+/// parse are counted and reported on stderr. A line without every byte string of `needles` is
+/// passed over unparsed (it cannot match the filters they stand for).
+func forEachRecord(
+    in paths: [String], holding needles: [[UInt8]] = [], _ body: (JSONNode, UnsafeRawBufferPointer) -> Void
+) throws {
     try forEachRecordLine(in: paths) { line in
+        for needle in needles where needle.withUnsafeBytes({ ByteSearch.find($0, in: line) }) == nil { return true }
         guard let node = try? JSONParser.parse(Array(line)) else { return false }
         body(node, line)
         return true
