@@ -5,17 +5,13 @@ import Testing
 /// configured to ship a file) tails the sidecar's records while they rotate several times a
 /// second under load, and forwards every line exactly once.
 @Suite(.serialized) struct CollectorTests {
-    static let rsyslogd: String? = ["/usr/sbin/rsyslogd", "/usr/bin/rsyslogd"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let rsyslogd = installedProgram("/usr/sbin/rsyslogd", "/usr/bin/rsyslogd")
 
     /// rsyslogd in the foreground, tailing `records`/records.jsonl into `out`; stopped on deinit.
     final class Rsyslog: @unchecked Sendable {
-        let pid: pid_t
-        let dir: String
+        let process: ExternalProcess
 
         init(tailing records: String, into out: String, dir: String) throws {
-            self.dir = dir
             try FileManager.default.createDirectory(atPath: dir + "/work", withIntermediateDirectories: true)
             let config = """
                 global(workDirectory="\(dir)/work" maxMessageSize="64k")
@@ -26,18 +22,11 @@ import Testing
                 ruleset(name="records") { action(type="omfile" file="\(out)" template="line") }
                 """
             try config.write(toFile: dir + "/rsyslog.conf", atomically: true, encoding: .utf8)
-            pid = try Spawned.spawn(
-                [CollectorTests.rsyslogd!, "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslog.pid"],
-                stdout: dir + "/out.log", stderr: dir + "/err.log")
+            process = try ExternalProcess(
+                [CollectorTests.rsyslogd!, "-n", "-f", dir + "/rsyslog.conf", "-i", dir + "/rsyslog.pid"], logsIn: dir)
         }
 
-        var errors: String { (try? String(contentsOfFile: dir + "/err.log", encoding: .utf8)) ?? "" }
-
-        deinit {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        var errors: String { process.errors }
     }
 
     static func lines(_ path: String) -> [Substring] {

@@ -234,3 +234,33 @@ func chatLoad(port: UInt16, clients: Int = 4, seconds: TimeInterval) -> Set<Stri
     while threads.contains(where: { !$0.isFinished }) { usleep(50_000) }
     return answered.all
 }
+
+/// The first of `paths` that is an executable (a Debian package `scripts/test` installs), or nil.
+func installedProgram(_ paths: String...) -> String? {
+    paths.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// A third-party server (Prometheus, rsyslog) run in the foreground for one test, its output in
+/// `dir`/out.log and err.log; stopped with SIGTERM and reaped by `stop()` or on deinit.
+final class ExternalProcess: @unchecked Sendable {
+    let pid: pid_t
+    let dir: String
+    private var stopped = false
+
+    init(_ argv: [String], logsIn dir: String) throws {
+        self.dir = dir
+        pid = try Spawned.spawn(argv, stdout: dir + "/out.log", stderr: dir + "/err.log")
+    }
+
+    var errors: String { (try? String(contentsOfFile: dir + "/err.log", encoding: .utf8)) ?? "" }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
+    deinit { stop() }
+}

@@ -4,13 +4,11 @@ import Testing
 /// `modelflag gate --source prometheus://`: a real Prometheus (Debian's) scrapes a real sidecar's
 /// `/metrics`; the gate table from Prometheus equals the one from the sidecar's own `/stats`.
 @Suite(.serialized) struct PrometheusGateTests {
-    static let prometheus: String? = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }
+    static let prometheus = installedProgram("/usr/bin/prometheus", "/usr/local/bin/prometheus")
 
     /// Prometheus on a free port with a 1 s scrape of `target`; stopped (and its data removed) on deinit.
     final class Server: @unchecked Sendable {
-        let pid: pid_t
+        let process: ExternalProcess
         let port: UInt16
         let dir: String
 
@@ -25,11 +23,11 @@ import Testing
                 """
             try config.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
             port = try Blackhole.freePort()
-            pid = try Spawned.spawn(
+            process = try ExternalProcess(
                 [
                     PrometheusGateTests.prometheus!, "--config.file=\(dir)/prometheus.yml",
                     "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
-                ], stdout: dir + "/out.log", stderr: dir + "/err.log")
+                ], logsIn: dir)
         }
 
         /// The summed value of an instant query, or nil (not up yet, or no data).
@@ -45,9 +43,7 @@ import Testing
         }
 
         deinit {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
+            process.stop()  // before its data directory goes
             try? FileManager.default.removeItem(atPath: dir)
         }
     }
