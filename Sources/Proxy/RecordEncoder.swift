@@ -171,7 +171,7 @@ struct RecordEncoder {
         }
         lit(",\"targeting_key_source\":")
         if let rules = route?.rules, let source = route?.keySource {
-            JSONText.appendString(&buf, rules.keySources[source].description.utf8)
+            JSONText.appendString(&buf, rules.keySourceNames[source].utf8)
             lit(",\"targeting_key_hash\":\"")
             appendHex64(route?.keyHash ?? 0)
             buf.appendByte(UInt8(ascii: "\""))

@@ -82,10 +82,10 @@ public final class SegmentStats: Sendable {
             cells[slot]!.add(e)
             totalRequests += 1
             if !e.ok { totalErrors += 1 }
-            for gate in e.gates {
+            for (gate, label) in zip(e.gates, e.gateLabels) {
                 guard let x = e.observation(gate) else { continue }
-                gateTotals[gate.label, default: (0, 0)].n += 1
-                gateTotals[gate.label, default: (0, 0)].sum += x
+                gateTotals[label, default: (0, 0)].n += 1
+                gateTotals[label, default: (0, 0)].sum += x
             }
         }
     }
@@ -111,6 +111,8 @@ public final class SegmentStats: Sendable {
         /// The flag's promotion gates: each gate's observation of this exchange is counted for
         /// the lifetime counters Prometheus aggregates across pods.
         var gates: [PromotionGate] = []
+        /// Their labels (`Flag.promotionGateLabels`), made when the rules loaded.
+        var gateLabels: [String] = []
 
         /// This exchange as one observation of `gate` (nil when the gate does not look at it):
         /// the same values `modelflag gate` reads from a record.
@@ -143,7 +145,7 @@ public final class SegmentStats: Sendable {
             ok: outcome == .ok && notes.status < 500,
             latencyMs: endNs >= notes.startNs ? Double(endNs - notes.startNs) / 1e6 : 0,
             ttftMs: notes.streamed && notes.firstByteNs != 0 ? Double(notes.firstByteNs - notes.startNs) / 1e6 : nil,
-            scores: scores, gates: flag.promotionGates)
+            scores: scores, gates: flag.promotionGates, gateLabels: flag.promotionGateLabels)
     }
 
     func observe(_ e: Event, now: Int = Int(time(nil))) {

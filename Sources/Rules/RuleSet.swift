@@ -56,7 +56,11 @@ public final class Flag: @unchecked Sendable {
     /// Staged rollout of a variant where targeting gives none.
     public internal(set) var rollout: Rollout?
     /// Promotion gates (`gates`), for `modelflag gate`.
-    public internal(set) var promotionGates: [PromotionGate] = []
+    public internal(set) var promotionGates: [PromotionGate] = [] {
+        didSet { promotionGateLabels = promotionGates.map(\.label) }
+    }
+    /// Each promotion gate's `label`, made once: the statistics count by label on every exchange.
+    public private(set) var promotionGateLabels: [String] = []
     /// Local rollback tripwires (`rollbackOn`), state included: they live as long as these rules.
     public internal(set) var tripwires: [Tripwire] = []
     init(
@@ -106,6 +110,8 @@ public final class RuleSet: Sendable {
     public let defaultUpstream: Int
     public let flags: [Flag]
     public let keySources: [KeySource]
+    /// Each key source's `description`, made once: every record names the one a request used.
+    public let keySourceNames: [String]
     /// JSON body paths any rule (or the key chain) reads; the body scanner extracts only these.
     public let bodyPaths: [[String]]
     /// Some rule reads `request.*` facts or matches on the body's model.
@@ -142,6 +148,7 @@ public final class RuleSet: Sendable {
             return -1
         }
         self.keySources = keySources
+        keySourceNames = keySources.map(\.description)
         self.bodyPaths = bodyPaths
         self.needsFacts = needsFacts
         self.responseHeaders = responseHeaders
