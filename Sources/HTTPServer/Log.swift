@@ -82,11 +82,32 @@ public enum Log {
     public static func appendTimestamp<B: ByteSink>(_ buf: inout B) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        let year = Int(tmv.tm_year) + 1900
-        let ms = Int(ts.tv_nsec / 1_000_000)
+        appendTimestamp(&buf, seconds: Int(ts.tv_sec), milliseconds: Int(ts.tv_nsec / 1_000_000))
+    }
+
+    /// The date and time of a Unix time (UTC): `(year, month 1-12, day 1-31, seconds of the day)`.
+    ///
+    /// Arithmetic, not `gmtime_r`: every record carries a timestamp, and glibc's `gmtime_r` takes
+    /// the time-zone lock on each call. Proleptic Gregorian days from Howard Hinnant's
+    /// `civil_from_days` (eras of 400 years), valid for any `Int` time a clock gives.
+    public static func civil(_ seconds: Int) -> (year: Int, month: Int, day: Int, second: Int) {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day, seconds - days * 86_400)
+    }
+
+    /// `appendTimestamp` for a given time (for tests and replays).
+    public static func appendTimestamp<B: ByteSink>(_ buf: inout B, seconds: Int, milliseconds ms: Int) {
+        let date = civil(seconds)
+        let year = date.year
+        let (hour, minute, second) = (date.second / 3_600, date.second / 60 % 60, date.second % 60)
         buf.appendInPlace(maxCount: 24) { out in
             func digits(_ at: Int, _ value: Int, _ count: Int) {
                 var v = value
@@ -97,15 +118,15 @@ public enum Log {
             }
             digits(0, year, 4)
             out[4] = UInt8(ascii: "-")
-            digits(5, Int(tmv.tm_mon) + 1, 2)
+            digits(5, date.month, 2)
             out[7] = UInt8(ascii: "-")
-            digits(8, Int(tmv.tm_mday), 2)
+            digits(8, date.day, 2)
             out[10] = UInt8(ascii: "T")
-            digits(11, Int(tmv.tm_hour), 2)
+            digits(11, hour, 2)
             out[13] = UInt8(ascii: ":")
-            digits(14, Int(tmv.tm_min), 2)
+            digits(14, minute, 2)
             out[16] = UInt8(ascii: ":")
-            digits(17, Int(tmv.tm_sec), 2)
+            digits(17, second, 2)
             out[19] = UInt8(ascii: ".")
             digits(20, ms, 3)
             out[23] = UInt8(ascii: "Z")
