@@ -14,6 +14,11 @@ struct DecimalTextTests {
             var buf: [UInt8] = [0x78]  // appends after what is there
             DecimalText.append(v, to: &buf)
             #expect(String(decoding: buf, as: UTF8.self) == "x" + String(v))
+            let writer = ByteWriter(capacity: 16)  // grows past its first 16 bytes
+            writer.append("xxxxxxxxxx")
+            var sink = writer
+            DecimalText.append(v, to: &sink)
+            #expect(String(decoding: writer.array(), as: UTF8.self) == "xxxxxxxxxx" + String(v))
             var head = HeadWriter()
             head.append("x")
             head.appendDecimal(v)
