@@ -36,6 +36,11 @@ final class ShadowDispatcher {
     /// Builds shadow request heads (copied into each exchange).
     var head = HeadWriter(capacity: 2048)
     static let sweepMs: UInt64 = 50
+    /// Shadow streams the kernel gathers (`UpstreamConnection.batchReads`), read every `drainMs`:
+    /// one timer for all of them instead of a wake-up per event of each.
+    private var drain: Timer?
+    private var draining = false
+    static let drainMs: UInt64 = 10
     static let maxFree = 64
 
     init(loop: Loop, metrics: Metrics, records: RecordWriter?, stats: SegmentStats?) {
@@ -182,6 +187,24 @@ final class ShadowDispatcher {
         spec.sampleRate >= 1 || Double(random32()) < spec.sampleRate * 4_294_967_296
     }
 
+    /// A shadow's stream is now gathered by the kernel: drain such streams until none is left.
+    func streamBatched() {
+        guard !draining else { return }
+        if drain == nil { drain = try? Timer(loop: loop) { self.drainDue() } }
+        draining = true
+        drain?.start(ms: ShadowDispatcher.drainMs, repeatMs: ShadowDispatcher.drainMs)
+    }
+
+    private func drainDue() {
+        // A copy: an exchange whose stream ends here leaves `active`.
+        let batched = active.filter(\.isBatched)
+        for ex in batched { ex.drainBatched() }
+        if !active.contains(where: \.isBatched) {
+            draining = false
+            drain?.stop()
+        }
+    }
+
     private func startSweep() {
         guard !sweeping else { return }
         if sweep == nil { sweep = try? Timer(loop: loop) { self.sweepDue() } }
@@ -225,6 +248,9 @@ final class ShadowDispatcher {
         sweep?.close()
         sweep = nil
         sweeping = false
+        drain?.close()
+        drain = nil
+        draining = false
     }
 }
 
@@ -492,12 +518,22 @@ final class ShadowExchange: UpstreamExchange {
     }
 
     func upstreamBody(_ bytes: UnsafeRawBufferPointer) {
-        if notes.firstByteNs == 0 { notes.firstByteNs = Loop.hrtime() }
+        if notes.firstByteNs == 0 {
+            notes.firstByteNs = Loop.hrtime()
+            // Time to first event is measured; the rest of a stream is read in batches (its end
+            // is then seen within `drainMs`), so a shadow's events do not wake the loop one by one.
+            if notes.streamed, upstream?.batchReads() == true { dispatcher.streamBatched() }
+        }
         notes.bytesOut += bytes.count
         if dispatcher.records != nil { capture.feed(bytes) }
     }
 
     func upstreamFlush() {}
+
+    /// Whether the kernel gathers this shadow's stream for the dispatcher to drain.
+    var isBatched: Bool { upstream?.batched ?? false }
+
+    func drainBatched() { upstream?.drainBatched() }
 
     func upstreamEnd() {
         upstream = nil

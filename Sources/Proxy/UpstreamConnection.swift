@@ -100,6 +100,11 @@ public final class UpstreamConnection: TCPStreamDelegate {
     private var hasPending = false
     private var wroteSomething = false
     private var paused = false
+    /// The kernel holds this response's bytes until `batchLowWater` of them are buffered (see
+    /// `batchReads`); reset before the connection serves another response.
+    private(set) var batched = false
+    /// A shadow's stream is woken for every 16 KiB, or drained by its dispatcher's timer.
+    static let batchLowWater = 16 * 1024
 
     init(pool: UpstreamPool) throws(UVError) {
         self.pool = pool
@@ -316,6 +321,11 @@ public final class UpstreamConnection: TCPStreamDelegate {
         exchange = nil
         uses += 1
         decoder = nil
+        if batched {
+            batched = false
+            // The next response's head must wake the loop at once; a socket that refuses is not reused.
+            if !stream.setReceiveLowWater(1) { keepAlive = false }
+        }
         if keepAlive && !paused {
             pool.release(self)
         } else {
@@ -342,6 +352,21 @@ public final class UpstreamConnection: TCPStreamDelegate {
     func resumeReading() {
         paused = false
         if state == .body { stream.startReading() }
+    }
+
+    /// For the rest of this response, lets the kernel gather the body instead of waking the loop
+    /// for each event (a shadow's stream: nobody waits on it event by event). The owner calls
+    /// `drainBatched()` at an interval for what stays below the mark; the end of the stream is
+    /// then noticed within that interval. False when the socket refused.
+    func batchReads() -> Bool {
+        guard state == .body, !batched else { return batched }
+        batched = stream.setReceiveLowWater(UpstreamConnection.batchLowWater)
+        return batched
+    }
+
+    /// Reads what the kernel gathered for a batched response.
+    func drainBatched() {
+        if batched && state == .body { stream.readAvailable() }
     }
 
     /// Parks the connection in the pool: keep reading so a close by the server is noticed.

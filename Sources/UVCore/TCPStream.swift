@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// What a TCP stream reports to its owner. All calls come on the stream's loop thread.
 public protocol TCPStreamDelegate: AnyObject {
@@ -58,6 +59,41 @@ public final class TCPStream: Handle {
         guard isReading else { return }
         uv_read_stop(stream)
         isReading = false
+    }
+
+    /// Lets the kernel keep incoming bytes until `bytes` of them are buffered before the loop is
+    /// woken to read (`SO_RCVLOWAT`; 1 is the default). The peer's close and errors still wake it
+    /// at once; bytes below the mark wait for `readAvailable()`. For streams nobody waits on
+    /// event by event (a shadow's answer): each wake-up costs the loop a context switch, and a
+    /// stream of small events would wake it once per event. False when the socket refused it.
+    @discardableResult
+    public func setReceiveLowWater(_ bytes: Int) -> Bool {
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(handle, &fd) == 0 else { return false }
+        var value = Int32(clamping: max(1, bytes))
+        return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
+    /// Reads what the kernel holds for this stream now, without waiting to be woken, and reports
+    /// it as reads do: bytes to `streamRead`, the peer's close or an error to `streamReadEnded`.
+    /// Does nothing unless the stream is reading. Stops when the kernel has no more or the
+    /// delegate stopped reading or closed the stream.
+    public func readAvailable() {
+        var fd: uv_os_fd_t = -1
+        guard uv_fileno(handle, &fd) == 0 else { return }
+        let buffer = loop.readBuffer
+        while isReading && !isClosing {
+            let n = recv(fd, buffer, Loop.readBufferSize, Int32(MSG_DONTWAIT))
+            if n > 0 {
+                delegate?.streamRead(self, UnsafeRawBufferPointer(start: buffer, count: n))
+                continue
+            }
+            let err = n == 0 ? UV_EOF.rawValue : -errno
+            if err == -EAGAIN || err == -EWOULDBLOCK || err == -EINTR { return }
+            stopReading()
+            delegate?.streamReadEnded(self, UVError(err))
+            return
+        }
     }
 
     /// Bytes accepted by `write` but not yet handed to the kernel.
