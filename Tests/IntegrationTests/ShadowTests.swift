@@ -575,6 +575,40 @@ import Testing
         #expect((s["ttft_ms"] as? Double ?? -1) >= 0)
     }
 
+    /// A shadow stream longer than the batch mark (16 KiB): the kernel gathers it, the worker is
+    /// woken past the mark and drains the rest on its timer, and the record still has every event,
+    /// the whole text, and an end after the first event.
+    @Test func longShadowStreamsAreReadInBatchesWhole() throws {
+        let fleet = try ShadowFleet(
+            records: #"{"capture": "full", "maxBodyBytes": 1000000}"#,
+            candidateArgs: ["--stream-events", "300", "--stream-interval", "1ms"])
+        let c = try Client(port: fleet.port)
+        let body = Self.body(9, stream: true)
+        #expect(try c.request(chatRequest(body, extra: "X-Request-Id: long-1\r\n")).status == 200)
+        let direct = try Client(port: fleet.candidate!.port("stand-in")).request(chatRequest(body))
+        #expect(direct.body.count > 32 * 1024)
+        var text = ""
+        var events = 0
+        for line in direct.bodyText.split(separator: "\n") where line.hasPrefix("data: {") {
+            events += 1
+            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as! [String: Any]
+            let delta = ((obj["choices"] as! [[String: Any]])[0]["delta"] as! [String: Any])
+            text += delta["content"] as? String ?? ""
+        }
+        #expect(events >= 300)  // 300 content events and the closing one
+        usleep(1_000_000)
+        let records = try fleet.stopAndReadRecords()
+        let s = try #require(
+            records.first { $0["role"] as? String == "shadow" && $0["request_id"] as? String == "long-1" })
+        #expect(s["outcome"] as? String == "ok")
+        #expect(s["events"] as? Int == events)
+        #expect((s["response"] as? [String: Any])?["text"] as? String == text)
+        #expect(s["finish_reason"] as? String == "stop")
+        let ttft = s["ttft_ms"] as? Double ?? -1
+        let latency = s["latency_ms"] as? Double ?? -1
+        #expect(ttft >= 0 && latency >= ttft + 250, "300 events 1 ms apart end after the first: \(ttft) / \(latency)")
+    }
+
     /// Sticky sampling: at 30 % the same users are mirrored on every request, about 30 % of them.
     @Test func stickySampleKeepsTheSameUsers() throws {
         let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "percentage": 30}"#)
