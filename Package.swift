@@ -34,6 +34,8 @@ let package = Package(
         ),
         /// glibc's `memmem`, which Swift's Glibc module does not export (no `_GNU_SOURCE`).
         .systemLibrary(name: "CGNUString"),
+        /// SHA-256 blocks with the CPU's SHA instructions (x86-64 SHA-NI), for record hashes.
+        .target(name: "CSHA256"),
         /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
         .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
@@ -49,7 +51,7 @@ let package = Package(
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
         .target(
             name: "Proxy",
-            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString"],
+            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString", "CSHA256"],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules"], swiftSettings: strict),

@@ -1,3 +1,4 @@
+import CSHA256
 import HTTP1
 
 /// SHA-256 (FIPS 180-4) for record capture: `hash` mode, redacted fields, targeting-key hashes.
@@ -15,6 +16,12 @@ struct SHA256 {
     private var block: [UInt8]
     private var filled = 0
     private var length: UInt64 = 0
+    /// Blocks go through the CPU's SHA instructions (`CSHA256`) when it has them.
+    private let hardware: Bool
+
+    /// Whether this CPU has SHA instructions (x86-64 SHA-NI): a block costs about 0.2 µs in Swift
+    /// and several times less with them, and `capture: hash` hashes about 40 blocks per record.
+    static let hardwareAvailable = mf_sha256_hardware() == 1
 
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
@@ -27,7 +34,10 @@ struct SHA256 {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    init() { block = [UInt8](repeating: 0, count: 64) }
+    init(hardware: Bool = SHA256.hardwareAvailable) {
+        block = [UInt8](repeating: 0, count: 64)
+        self.hardware = hardware && SHA256.hardwareAvailable
+    }
 
     mutating func update(_ data: UnsafeRawBufferPointer) {
         length &+= UInt64(data.count)
@@ -42,9 +52,10 @@ struct SHA256 {
                 filled = 0
             }
         }
-        while i + 64 <= data.count {
-            compress(UnsafeRawBufferPointer(rebasing: data[i..<(i + 64)]))
-            i += 64
+        let whole = (data.count - i) / 64
+        if whole > 0 {
+            compressBlocks(UnsafeRawBufferPointer(rebasing: data[i..<(i + whole * 64)]))
+            i += whole * 64
         }
         while i < data.count {
             block[filled] = data[i]
@@ -83,34 +94,48 @@ struct SHA256 {
         }
     }
 
-    static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
-        var s = SHA256()
+    static func hash(_ data: UnsafeRawBufferPointer, hardware: Bool = SHA256.hardwareAvailable) -> [UInt8] {
+        var s = SHA256(hardware: hardware)
         s.update(data)
         return s.finalize()
     }
 
     /// The digest's first 64 bits (big-endian), in one pass without allocating: the targeting-key
     /// hash every recorded request carries. Same result as the first 8 bytes of `hash`.
-    static func prefix64(_ data: UnsafeRawBufferPointer) -> UInt64 {
-        var s = SHA256(noBlock: ())
+    static func prefix64(_ data: UnsafeRawBufferPointer, hardware: Bool = SHA256.hardwareAvailable) -> UInt64 {
+        var s = SHA256(noBlock: (), hardware: hardware)
         let whole = data.count / 64 * 64
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for i in stride(from: 0, to: whole, by: 64) {
-                s.compress(UnsafeRawBufferPointer(rebasing: data[i..<(i + 64)]), w)
-            }
-        }
+        if whole > 0 { s.compressBlocks(UnsafeRawBufferPointer(rebasing: data[0..<whole])) }
         s.finish(rest: UnsafeRawBufferPointer(rebasing: data[whole...]), length: UInt64(data.count))
         return UInt64(s.h.0) << 32 | UInt64(s.h.1)
     }
 
     /// For `prefix64`, which never buffers a partial block.
-    private init(noBlock: Void) { block = [] }
+    private init(noBlock: Void, hardware: Bool) {
+        block = []
+        self.hardware = hardware && SHA256.hardwareAvailable
+    }
 
     @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    private mutating func compress(_ p: UnsafeRawBufferPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { compress(p, $0) }
+    private mutating func compress(_ p: UnsafeRawBufferPointer) { compressBlocks(p) }
+
+    /// Compresses whole 64-byte blocks (`p.count` a multiple of 64).
+    private mutating func compressBlocks(_ p: UnsafeRawBufferPointer) {
+        if hardware, let base = p.baseAddress {
+            withUnsafeMutableBytes(of: &h) { state in
+                mf_sha256_blocks(
+                    state.baseAddress!.assumingMemoryBound(to: UInt32.self), base.assumingMemoryBound(to: UInt8.self),
+                    p.count / 64)
+            }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in stride(from: 0, to: p.count, by: 64) {
+                compress(UnsafeRawBufferPointer(rebasing: p[i..<(i + 64)]), w)
+            }
+        }
     }
 
     private mutating func compress(_ p: UnsafeRawBufferPointer, _ w: UnsafeMutableBufferPointer<UInt32>) {

@@ -3,10 +3,10 @@ import Testing
 @testable import Proxy
 
 /// SHA-256 against the FIPS 180-4 / NIST example vectors (each also checked with coreutils'
-/// `sha256sum`), fed whole and in pieces.
+/// `sha256sum`), fed whole and in pieces, by the Swift rounds and by the CPU's SHA instructions.
 struct DigestTests {
-    func hex(_ input: [UInt8], pieces: Int = 1) -> String {
-        var h = SHA256()
+    func hex(_ input: [UInt8], pieces: Int = 1, hardware: Bool = false) -> String {
+        var h = SHA256(hardware: hardware)
         let step = max(1, input.count / pieces)
         var i = 0
         while i < input.count {
@@ -19,15 +19,34 @@ struct DigestTests {
         return String(decoding: out, as: UTF8.self)
     }
 
-    @Test func nistVectors() {
-        #expect(hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    @Test(arguments: [false, true]) func nistVectors(hardware: Bool) {
+        #expect(hex([], hardware: hardware) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            hex(Array("abc".utf8), hardware: hardware)
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let two = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
         for pieces in [1, 3, 7, 56] {
-            #expect(hex(two, pieces: pieces) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+            #expect(
+                hex(two, pieces: pieces, hardware: hardware)
+                    == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         }
         let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
-        #expect(hex(million, pieces: 13) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            hex(million, pieces: 13, hardware: hardware)
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// The SHA instructions give the Swift rounds' digest for random inputs of every length up to
+    /// five blocks and in random pieces (on CPUs that have them; elsewhere both are the Swift rounds).
+    @Test(.enabled(if: SHA256.hardwareAvailable)) func hardwareMatchesTheSwiftRounds() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<330 {
+            let input = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let pieces = Int.random(in: 1...5, using: &rng)
+            #expect(hex(input, pieces: pieces, hardware: true) == hex(input, pieces: pieces, hardware: false))
+            let soft = input.withUnsafeBytes { SHA256.prefix64($0, hardware: false) }
+            #expect(input.withUnsafeBytes { SHA256.prefix64($0, hardware: true) } == soft)
+        }
     }
 
     /// Lengths around the 55/56/64-byte padding edges.
