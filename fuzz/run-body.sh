@@ -6,11 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .build-fuzz/corpus-body
 cp -n fuzz/seeds-body/* .build-fuzz/corpus-body/
-# One module: the Rules sources and the HTTP1 byte masks they use (their `import HTTP1` dropped).
-rm -rf .build-fuzz/body-src && mkdir -p .build-fuzz/body-src
-for f in Sources/Rules/*.swift Sources/HTTP1/ByteMask.swift; do
-  sed '/^import HTTP1$/d' "$f" > ".build-fuzz/body-src/$(basename "$f")"
-done
+source fuzz/rules-module.sh
+rules_module .build-fuzz/body-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
   .build-fuzz/body-src/*.swift fuzz/BodyScannerFuzz.swift -o .build-fuzz/body-fuzz
 .build-fuzz/body-fuzz -max_total_time="${1:-60}" -max_len=4096 -dict=fuzz/json.dict .build-fuzz/corpus-body

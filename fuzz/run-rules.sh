@@ -8,11 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .build-fuzz/corpus-rules
 cp -n fuzz/seeds-rules/* examples/rules/*.json .build-fuzz/corpus-rules/
-# One module: the Rules sources and the HTTP1 byte masks they use (their `import HTTP1` dropped).
-rm -rf .build-fuzz/rules-src && mkdir -p .build-fuzz/rules-src
-for f in Sources/Rules/*.swift Sources/HTTP1/ByteMask.swift; do
-  sed '/^import HTTP1$/d' "$f" > ".build-fuzz/rules-src/$(basename "$f")"
-done
+source fuzz/rules-module.sh
+rules_module .build-fuzz/rules-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
   .build-fuzz/rules-src/*.swift fuzz/RulesLoaderFuzz.swift -o .build-fuzz/rules-fuzz
 .build-fuzz/rules-fuzz -max_total_time="${1:-60}" -max_len=8192 -dict=fuzz/rules.dict .build-fuzz/corpus-rules

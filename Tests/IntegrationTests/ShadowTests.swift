@@ -548,6 +548,19 @@ import Testing
         #expect(!records.contains { $0["role"] as? String == "shadow" })
     }
 
+    /// An SSE answer's text (its `delta.content` pieces) and its number of `data: {…}` events.
+    static func assembled(_ sse: String) throws -> (text: String, events: Int) {
+        var text = ""
+        var events = 0
+        for line in sse.split(separator: "\n") where line.hasPrefix("data: {") {
+            events += 1
+            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as! [String: Any]
+            let delta = ((obj["choices"] as! [[String: Any]])[0]["delta"] as! [String: Any])
+            text += delta["content"] as? String ?? ""
+        }
+        return (text, events)
+    }
+
     /// The shadow's SSE answer is assembled into its text, with the event count and time to first event.
     @Test func shadowStreamsAreAssembled() throws {
         let fleet = try ShadowFleet(records: #"{"capture": "full"}"#)
@@ -556,14 +569,7 @@ import Testing
         #expect(try c.request(chatRequest(body, extra: "X-Request-Id: s-1\r\n")).status == 200)
         // What the candidate streams for this body, read directly.
         let direct = try Client(port: fleet.candidate!.port("stand-in")).request(chatRequest(body))
-        var text = ""
-        var events = 0
-        for line in direct.bodyText.split(separator: "\n") where line.hasPrefix("data: {") {
-            events += 1
-            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as! [String: Any]
-            let delta = ((obj["choices"] as! [[String: Any]])[0]["delta"] as! [String: Any])
-            text += delta["content"] as? String ?? ""
-        }
+        let (text, events) = try Self.assembled(direct.bodyText)
         #expect(events > 2)
         usleep(500_000)
         let records = try fleet.stopAndReadRecords()
@@ -587,14 +593,7 @@ import Testing
         #expect(try c.request(chatRequest(body, extra: "X-Request-Id: long-1\r\n")).status == 200)
         let direct = try Client(port: fleet.candidate!.port("stand-in")).request(chatRequest(body))
         #expect(direct.body.count > 32 * 1024)
-        var text = ""
-        var events = 0
-        for line in direct.bodyText.split(separator: "\n") where line.hasPrefix("data: {") {
-            events += 1
-            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as! [String: Any]
-            let delta = ((obj["choices"] as! [[String: Any]])[0]["delta"] as! [String: Any])
-            text += delta["content"] as? String ?? ""
-        }
+        let (text, events) = try Self.assembled(direct.bodyText)
         #expect(events >= 300)  // 300 content events and the closing one
         usleep(1_000_000)
         let records = try fleet.stopAndReadRecords()

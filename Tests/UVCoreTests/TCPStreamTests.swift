@@ -23,11 +23,8 @@ import UVCore
         func streamReadEnded(_ stream: TCPStream, _ error: UVError) { ended.append(error) }
     }
 
-    /// With a receive low-water mark, bytes below it never wake the loop: `readAvailable` reads
-    /// them. A write past the mark, and the peer's close below it, still wake the loop.
-    @Test func lowWaterMarkHoldsSmallReadsUntilDrained() throws {
-        let loop = try Loop()
-        let pair = Pair()
+    /// A client connected to a listener, both ends reporting to `pair`.
+    func connected(_ loop: Loop, _ pair: Pair) throws -> (TCPListener, TCPStream) {
         let listener = try TCPListener(loop: loop, address: SocketAddress("127.0.0.1:0"), reusePort: false)
         listener.delegate = pair
         let client = try TCPStream(loop: loop)
@@ -35,6 +32,15 @@ import UVCore
         client.delegate = pair
         #expect(client.connect(to: listener.address) == nil)
         while !pair.connected || pair.server == nil { loop.runOnce() }
+        return (listener, client)
+    }
+
+    /// With a receive low-water mark, bytes below it never wake the loop: `readAvailable` reads
+    /// them. A write past the mark, and the peer's close below it, still wake the loop.
+    @Test func lowWaterMarkHoldsSmallReadsUntilDrained() throws {
+        let loop = try Loop()
+        let pair = Pair()
+        let (listener, client) = try connected(loop, pair)
         #expect(client.setReceiveLowWater(4096))
 
         // On loopback the bytes are in the client's receive queue when the write returns.
@@ -71,12 +77,7 @@ import UVCore
     @Test func readAvailableReportsTheCloseOnce() throws {
         let loop = try Loop()
         let pair = Pair()
-        let listener = try TCPListener(loop: loop, address: SocketAddress("127.0.0.1:0"), reusePort: false)
-        listener.delegate = pair
-        let client = try TCPStream(loop: loop)
-        client.delegate = pair
-        #expect(client.connect(to: listener.address) == nil)
-        while !pair.connected || pair.server == nil { loop.runOnce() }
+        let (listener, client) = try connected(loop, pair)
         pair.server!.write(Array("bye".utf8))
         pair.server!.close()
         // The FIN follows the bytes through loopback; read both without running the loop.

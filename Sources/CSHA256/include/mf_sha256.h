@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants of FIPS 180-4 (shared by these instructions and the Swift rounds).
+const uint32_t *mf_sha256_constants(void);
+
 /// 1 when this CPU has the SHA extensions (x86-64 SHA-NI with SSSE3 and SSE4.1), else 0.
 int mf_sha256_hardware(void);
 
