@@ -77,7 +77,8 @@ public final class TCPStream: Handle {
     /// Reads what the kernel holds for this stream now, without waiting to be woken, and reports
     /// it as reads do: bytes to `streamRead`, the peer's close or an error to `streamReadEnded`.
     /// Does nothing unless the stream is reading. Stops when the kernel has no more or the
-    /// delegate stopped reading or closed the stream.
+    /// delegate stopped reading or closed the stream. Reads into the loop's shared read buffer,
+    /// so never call it from inside a `streamRead` (a timer's callback is the place).
     public func readAvailable() {
         var fd: uv_os_fd_t = -1
         guard uv_fileno(handle, &fd) == 0 else { return }
