@@ -95,11 +95,36 @@ struct SHA256 {
     /// The digest's first 64 bits (big-endian), in one pass without allocating: the targeting-key
     /// hash every recorded request carries. Same result as the first 8 bytes of `hash`.
     static func prefix64(_ data: UnsafeRawBufferPointer, hardware: Bool = SHA256.hardwareAvailable) -> UInt64 {
+        let s = oneShot(data, hardware: hardware)
+        return UInt64(s.h.0) << 32 | UInt64(s.h.1)
+    }
+
+    /// Appends the digest of `data` as lowercase hex, in one pass without allocating (a record
+    /// with capture `hash` hashes three bodies; the buffered hasher and the digest array cost
+    /// two allocations each).
+    static func appendHex<B: ByteSink>(of data: UnsafeRawBufferPointer, into out: inout B) {
+        let words = oneShot(data, hardware: SHA256.hardwareAvailable).h
+        let hex: StaticString = "0123456789abcdef"
+        out.appendInPlace(maxCount: 64) { text in
+            withUnsafeBytes(of: words) { raw in
+                for i in 0..<8 {
+                    let word = raw.load(fromByteOffset: i * 4, as: UInt32.self)
+                    for nibble in 0..<8 {
+                        text[i * 8 + nibble] = hex.utf8Start[Int((word >> UInt32(28 - 4 * nibble)) & 15)]
+                    }
+                }
+            }
+            return 64
+        }
+    }
+
+    /// The whole message at once: its blocks straight from `data`, the tail padded on the stack.
+    private static func oneShot(_ data: UnsafeRawBufferPointer, hardware: Bool) -> SHA256 {
         var s = SHA256(noBlock: (), hardware: hardware)
         let whole = data.count / 64 * 64
         if whole > 0 { s.compressBlocks(UnsafeRawBufferPointer(rebasing: data[0..<whole])) }
         s.finish(rest: UnsafeRawBufferPointer(rebasing: data[whole...]), length: UInt64(data.count))
-        return UInt64(s.h.0) << 32 | UInt64(s.h.1)
+        return s
     }
 
     /// For `prefix64`, which never buffers a partial block.
@@ -165,7 +190,7 @@ struct SHA256 {
 /// SHA-256 as lowercase hex.
 enum Digest {
     static func sha256Hex<B: ByteSink>(_ bytes: UnsafeRawBufferPointer, into out: inout B) {
-        appendHex(SHA256.hash(bytes), into: &out)
+        SHA256.appendHex(of: bytes, into: &out)
     }
 
     static func appendHex<B: ByteSink>(_ digest: [UInt8], into out: inout B) {

@@ -1,3 +1,4 @@
+import HTTP1
 import Testing
 
 @testable import Proxy
@@ -60,6 +61,21 @@ struct DigestTests {
         #expect(
             hex([UInt8](repeating: 0x61, count: 64))
                 == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
+    }
+
+    /// The one-pass hex digest records carry equals the buffered hasher's, at every length across
+    /// the padding cases, into both kinds of buffer.
+    @Test func oneShotHexMatchesTheHasher() {
+        for length in 0..<200 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
+            let expected = hex(bytes, pieces: 3)
+            var array: [UInt8] = [0x78]
+            bytes.withUnsafeBytes { Digest.sha256Hex($0, into: &array) }
+            #expect(String(decoding: array, as: UTF8.self) == "x" + expected, "length \(length)")
+            var writer = ByteWriter(capacity: 16)
+            bytes.withUnsafeBytes { Digest.sha256Hex($0, into: &writer) }
+            #expect(String(decoding: writer.array(), as: UTF8.self) == expected)
+        }
     }
 
     /// The one-pass 64-bit prefix (targeting-key hashes) agrees with the full digest at every
