@@ -595,7 +595,10 @@ import Testing
         #expect(direct.body.count > 32 * 1024)
         let (text, events) = try Self.assembled(direct.bodyText)
         #expect(events >= 300)  // 300 content events and the closing one
-        usleep(1_000_000)
+        // Until the shadow call has ended (not a fixed sleep: a loaded machine streams slower).
+        for _ in 0..<200 where try fleet.metric(#"modelflag_shadow_responses_total{outcome="ok"}"#) < 1 {
+            usleep(50_000)
+        }
         let records = try fleet.stopAndReadRecords()
         let s = try #require(
             records.first { $0["role"] as? String == "shadow" && $0["request_id"] as? String == "long-1" })
