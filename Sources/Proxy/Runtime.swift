@@ -257,15 +257,20 @@ public enum ProxyRuntime {
                 worker0.refreshRules(shared)
                 for w in wakers.withLock({ $0 }) { w?.wake() }
             }
-            if let w = try? SignalWatcher(
-                loop: loop, signal: SIGHUP,
-                { _ in
-                    Log.write(.info, "rules_reload_requested") { $0.field("signal", "SIGHUP") }
-                    watcher?.reload()
-                })
-            {
-                signals.append(w)
-            }
+        }
+        // SIGHUP reloads the rules file; without one it is logged, never the default action (exit).
+        if let w = try? SignalWatcher(
+            loop: loop, signal: SIGHUP,
+            { _ in
+                guard let watcher else {
+                    Log.write(.info, "sighup_ignored") { $0.field("reason", "no rules file") }
+                    return
+                }
+                Log.write(.info, "rules_reload_requested") { $0.field("signal", "SIGHUP") }
+                watcher.reload()
+            })
+        {
+            signals.append(w)
         }
 
         var drainStarted = false
@@ -308,6 +313,8 @@ public enum ProxyRuntime {
         for s in [SIGTERM, SIGINT] {
             if let w = try? SignalWatcher(loop: loop, signal: s, onSignal) { signals.append(w) }
         }
+        // Signals that came while starting were held (`ProcessSignals.prepare`); handled from here.
+        ProcessSignals.deliver()
         loop.run()
         for t in threads { t.join() }
         _ = loop.closeAll()

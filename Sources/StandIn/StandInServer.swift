@@ -35,6 +35,9 @@ public enum StandInServer {
                         server.abortAll()
                     })
             }
+            // Nothing to reload: SIGHUP is heard and ignored rather than ending the process.
+            signals.append(try SignalWatcher(loop: loop, signal: SIGHUP) { _ in })
+            ProcessSignals.deliver()
             loop.run()
             _ = loop.closeAll()
             return 0

@@ -18,6 +18,18 @@ import Testing
         #expect(content(r2.bodyText) == content(r.bodyText))
     }
 
+    /// SIGHUP without a rules file is logged and ignored: its default action would end the sidecar.
+    @Test func sighupWithoutRulesIsIgnored() throws {
+        let stack = try Stack()
+        stack.proxy.signal(SIGHUP)
+        stack.model.signal(SIGHUP)  // the stand-in has nothing to reload either
+        usleep(300_000)
+        #expect(stack.proxy.isRunning)
+        #expect(stack.model.isRunning)
+        #expect(stack.proxy.log.contains("\"event\":\"sighup_ignored\""))
+        #expect(try Client(port: stack.port).request(chatRequest()).status == 200)
+    }
+
     @Test func keepAliveReusesUpstreamConnections() throws {
         let stack = try Stack()
         let c = try Client(port: stack.port)
