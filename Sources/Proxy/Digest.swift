@@ -40,7 +40,7 @@ struct SHA256 {
             filled += take
             i = take
             if filled == 64 {
-                block.withUnsafeBytes { compress($0) }
+                block.withUnsafeBytes { compressBlocks($0) }
                 filled = 0
             }
         }
@@ -58,8 +58,7 @@ struct SHA256 {
 
     /// The 32-byte digest. The hasher is spent afterwards.
     mutating func finalize() -> [UInt8] {
-        let partial = block  // a local reference: `finish` mutates self while reading it
-        partial.withUnsafeBytes { finish(rest: UnsafeRawBufferPointer(rebasing: $0[0..<filled]), length: length) }
+        finishBuffered()
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
@@ -69,6 +68,18 @@ struct SHA256 {
             out.append(UInt8(truncatingIfNeeded: word))
         }
         return out
+    }
+
+    /// The digest as lowercase hex appended to `out` (the response body's hash in `hash` mode).
+    /// The hasher is spent afterwards.
+    mutating func finalizeHex<B: ByteSink>(into out: inout B) {
+        finishBuffered()
+        SHA256.appendHex(words: h, into: &out)
+    }
+
+    private mutating func finishBuffered() {
+        let partial = block  // a local reference: `finish` mutates self while reading it
+        partial.withUnsafeBytes { finish(rest: UnsafeRawBufferPointer(rebasing: $0[0..<filled]), length: length) }
     }
 
     /// Compresses the last bytes of a message of `length` bytes with the padding: `rest` (under
@@ -82,7 +93,7 @@ struct SHA256 {
             let bits = length &* 8
             for j in 0..<8 { tail[blocks * 64 - 8 + j] = UInt8(truncatingIfNeeded: bits >> UInt64(56 - 8 * j)) }
             let raw = UnsafeRawBufferPointer(tail)
-            for b in 0..<blocks { compress(UnsafeRawBufferPointer(rebasing: raw[(b * 64)..<(b * 64 + 64)])) }
+            compressBlocks(UnsafeRawBufferPointer(rebasing: raw[0..<(blocks * 64)]))
         }
     }
 
@@ -103,7 +114,13 @@ struct SHA256 {
     /// with capture `hash` hashes three bodies; the buffered hasher and the digest array cost
     /// two allocations each).
     static func appendHex<B: ByteSink>(of data: UnsafeRawBufferPointer, into out: inout B) {
-        let words = oneShot(data, hardware: SHA256.hardwareAvailable).h
+        appendHex(words: oneShot(data, hardware: SHA256.hardwareAvailable).h, into: &out)
+    }
+
+    /// The eight state words as the digest's 64 hex digits, written in place.
+    private static func appendHex<B: ByteSink>(
+        words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32), into out: inout B
+    ) {
         let hex: StaticString = "0123456789abcdef"
         out.appendInPlace(maxCount: 64) { text in
             withUnsafeBytes(of: words) { raw in
@@ -135,8 +152,6 @@ struct SHA256 {
 
     @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-
-    private mutating func compress(_ p: UnsafeRawBufferPointer) { compressBlocks(p) }
 
     /// Compresses whole 64-byte blocks (`p.count` a multiple of 64).
     private mutating func compressBlocks(_ p: UnsafeRawBufferPointer) {
@@ -191,13 +206,5 @@ struct SHA256 {
 enum Digest {
     static func sha256Hex<B: ByteSink>(_ bytes: UnsafeRawBufferPointer, into out: inout B) {
         SHA256.appendHex(of: bytes, into: &out)
-    }
-
-    static func appendHex<B: ByteSink>(_ digest: [UInt8], into out: inout B) {
-        let hex: StaticString = "0123456789abcdef"
-        for b in digest {
-            out.appendByte(hex.utf8Start[Int(b >> 4)])
-            out.appendByte(hex.utf8Start[Int(b & 15)])
-        }
     }
 }

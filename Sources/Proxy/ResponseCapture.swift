@@ -64,7 +64,7 @@ struct ResponseCapture {
     /// The body's SHA-256 as hex (`hash` mode), once the body ended.
     mutating func digestHex<B: ByteSink>(into out: inout B) {
         guard var h = hasher else { return }
-        Digest.appendHex(h.finalize(), into: &out)
+        h.finalizeHex(into: &out)
         hasher = nil
     }
 }

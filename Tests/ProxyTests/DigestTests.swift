@@ -16,7 +16,7 @@ struct DigestTests {
             i = end
         }
         var out: [UInt8] = []
-        Digest.appendHex(h.finalize(), into: &out)
+        h.finalizeHex(into: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
