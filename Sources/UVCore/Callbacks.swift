@@ -27,15 +27,7 @@ func allocCallback(_ h: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ 
 
 func readCallback(_ s: UnsafeMutablePointer<uv_stream_t>?, _ nread: Int, _ buf: UnsafePointer<uv_buf_t>?) {
     guard let s, let data = s.pointee.data else { return }
-    let stream = Unmanaged<TCPStream>.fromOpaque(data).takeUnretainedValue()
-    if nread > 0 {
-        stream.delegate?.streamRead(stream, UnsafeRawBufferPointer(start: buf!.pointee.base, count: nread))
-    } else if nread < 0 {
-        // EOF or error: libuv stops reading by itself on error; make our flag agree.
-        stream.stopReading()
-        stream.delegate?.streamReadEnded(stream, UVError(Int32(nread)))
-    }
-    // nread == 0 means "nothing now" (EAGAIN), not EOF.
+    Unmanaged<TCPStream>.fromOpaque(data).takeUnretainedValue().delivered(nread, buf?.pointee.base)
 }
 
 func writeCallback(_ req: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {

@@ -85,16 +85,23 @@ public final class TCPStream: Handle {
         let buffer = loop.readBuffer
         while isReading && !isClosing {
             let n = recv(fd, buffer, Loop.readBufferSize, Int32(MSG_DONTWAIT))
-            if n > 0 {
-                delegate?.streamRead(self, UnsafeRawBufferPointer(start: buffer, count: n))
-                continue
-            }
-            let err = n == 0 ? UV_EOF.rawValue : -errno
-            if err == -EAGAIN || err == -EWOULDBLOCK || err == -EINTR { return }
-            stopReading()
-            delegate?.streamReadEnded(self, UVError(err))
-            return
+            let result = n > 0 ? n : n == 0 ? Int(UV_EOF.rawValue) : Int(-errno)
+            if result == -Int(EAGAIN) || result == -Int(EWOULDBLOCK) || result == -Int(EINTR) { return }
+            delivered(result, buffer)
         }
+    }
+
+    /// What a read gave, as libuv reports it (`nread > 0` bytes in `buffer`, `< 0` EOF or an
+    /// error), to the delegate: from `readCallback` and from `readAvailable`, one path.
+    func delivered(_ nread: Int, _ buffer: UnsafeRawPointer?) {
+        if nread > 0 {
+            delegate?.streamRead(self, UnsafeRawBufferPointer(start: buffer, count: nread))
+        } else if nread < 0 {
+            // EOF or error: libuv stops reading by itself on error; make our flag agree.
+            stopReading()
+            delegate?.streamReadEnded(self, UVError(Int32(nread)))
+        }
+        // nread == 0 means "nothing now" (EAGAIN), not EOF.
     }
 
     /// Bytes accepted by `write` but not yet handed to the kernel.
