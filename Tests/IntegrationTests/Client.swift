@@ -18,7 +18,9 @@ final class Client {
     private(set) var eof = false
 
     init(port: UInt16, timeout: Double = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // CLOEXEC: tests run in parallel and spawn processes; a child that inherited this socket
+        // would keep the connection open after `close(fd)` (the sidecar never sees the client go).
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian

@@ -49,6 +49,9 @@ final class Spawned: @unchecked Sendable {
     /// posix_spawn with stdout and stderr redirected to files, and no signal blocked: the test
     /// runner's threads block most signals and a child inherits the mask (rsyslogd then never
     /// sees SIGTERM); a process started by a shell or the kubelet has an empty one.
+    /// A child also inherits every descriptor of this process not marked close-on-exec, and tests
+    /// run in parallel: every socket and file the tests open is `CLOEXEC`, or a child spawned by
+    /// another test keeps a client's connection open after the test closes it.
     static func spawn(_ argv: [String], stdout: String, stderr: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

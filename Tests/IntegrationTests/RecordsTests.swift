@@ -230,7 +230,7 @@ final class FollowingTailer: @unchecked Sendable {
         }
         var seenInodes = Set<ino_t>()
         func openCurrent() -> Bool {
-            let f = open(path, O_RDONLY)
+            let f = open(path, O_RDONLY | O_CLOEXEC)
             guard f >= 0 else { return false }
             var st = stat()
             fstat(f, &st)
@@ -252,7 +252,7 @@ final class FollowingTailer: @unchecked Sendable {
                     ?? 0
             }
             for name in rotated {
-                let f = open(dir + "/" + name, O_RDONLY)
+                let f = open(dir + "/" + name, O_RDONLY | O_CLOEXEC)
                 guard f >= 0 else { continue }
                 var st = stat()
                 fstat(f, &st)

@@ -65,7 +65,7 @@ import Testing
         #expect(try waitFor("stable", port))
         let full = Array(Self.rules(fleet, to: "candidate").utf8)
         // Truncate and write the first half; wait past the debounce; then the rest.
-        let fd = open(fleet.rulesPath, O_WRONLY | O_TRUNC)
+        let fd = open(fleet.rulesPath, O_WRONLY | O_TRUNC | O_CLOEXEC)
         _ = full.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, full.count / 2) }
         #expect(try waitForStatus(fleet, containing: "\"lastReloadSuccessful\":false"))
         #expect(try variant(port) == "stable")

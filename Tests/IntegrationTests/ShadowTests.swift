@@ -701,7 +701,7 @@ final class Blackhole: @unchecked Sendable {
 
     /// A listening socket on a free loopback port.
     static func listening(backlog: Int32 = 16) throws -> (fd: Int32, port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -760,7 +760,10 @@ final class Catcher: @unchecked Sendable {
             guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
             if fds[0].revents != 0 {
                 let c = accept(fd, nil, nil)
-                if c >= 0 { conns.append(c) }
+                if c >= 0 {
+                    _ = fcntl(c, F_SETFD, FD_CLOEXEC)  // (accept4 is not in Swift's Glibc module)
+                    conns.append(c)
+                }
             }
             for p in fds.dropFirst() where p.revents != 0 {
                 if buf.withUnsafeMutableBytes({ read(p.fd, $0.baseAddress, $0.count) }) > 0 {
