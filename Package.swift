@@ -40,6 +40,8 @@ let package = Package(
             // DWARF 4: valgrind 3.19 (Debian 12) gives up on clang's default DWARF 5, and callgrind
             // is how request-path instruction counts are compared.
             cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        /// JSON string escaping sixteen bytes at a time (SSE2), for captured bodies in records.
+        .target(name: "CJSONEscape", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
         .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
@@ -55,7 +57,9 @@ let package = Package(
         /// Upstream pool, forwarding, admin endpoints, metrics, workers and drain.
         .target(
             name: "Proxy",
-            dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString", "CSHA256"],
+            dependencies: [
+                "UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString", "CSHA256", "CJSONEscape",
+            ],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.
         .target(name: "StandIn", dependencies: ["UVCore", "HTTP1", "HTTPServer", "Rules"], swiftSettings: strict),

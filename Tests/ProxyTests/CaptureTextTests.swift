@@ -76,4 +76,60 @@ struct CaptureTextTests {
             if !cut, let text = String(validating: bytes, as: UTF8.self) { #expect(decoded?.first == text) }
         }
     }
+
+    /// The specification, one character at a time: what `appendString` must write, byte for byte.
+    func reference(_ bytes: [UInt8], cap: Int) -> ([UInt8], Bool) {
+        var out: [UInt8] = [0x22]
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            var unit: [UInt8]
+            var len = 1
+            switch b {
+            case 0x22, 0x5C: unit = [0x5C, b]
+            case 0x0A: unit = Array("\\n".utf8)
+            case 0x0D: unit = Array("\\r".utf8)
+            case 0x09: unit = Array("\\t".utf8)
+            case 0..<0x20: unit = Array(String(format: "\\u%04x", b).utf8)
+            case 0x20..<0x80: unit = [b]
+            default:
+                // The longest valid UTF-8 sequence starting here, else one byte as U+FFFD.
+                unit = [0xEF, 0xBF, 0xBD]
+                for n in [2, 3, 4] where i + n <= bytes.count {
+                    if String(validating: bytes[i..<(i + n)], as: UTF8.self) != nil {
+                        unit = Array(bytes[i..<(i + n)])
+                        len = n
+                        break
+                    }
+                }
+            }
+            if out.count - 1 + unit.count > cap { return (out + [0x22], true) }
+            out += unit
+            i += len
+        }
+        return (out + [0x22], false)
+    }
+
+    /// Sixteen bytes at a time in C: every byte value at every offset of a block, long plain runs,
+    /// caps that fall inside blocks, escapes and characters; the result equals the reference.
+    @Test func escapingEqualsTheReferenceAtEveryOffset() {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<4000 {
+            let length = Int.random(in: 0..<90, using: &rng)
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            for k in bytes.indices where Int.random(in: 0..<(round % 3 == 0 ? 4 : 24), using: &rng) == 0 {
+                bytes[k] = UInt8.random(in: 0...255, using: &rng)
+            }
+            if round % 5 == 0, length > 4 {  // a well-formed character at a random offset
+                let ch = Array(["é", "€", "😀", "\u{7F}"].randomElement(using: &rng)!.utf8)
+                let at = Int.random(in: 0..<(length - ch.count), using: &rng)
+                bytes.replaceSubrange(at..<(at + ch.count), with: ch)
+            }
+            let cap = round % 4 == 0 ? 1000 : Int.random(in: 0..<120, using: &rng)
+            var out: [UInt8] = []
+            let cut = bytes.withUnsafeBytes { CaptureText.appendString(&out, $0, cap: cap) }
+            let (expected, expectedCut) = reference(bytes, cap: cap)
+            #expect(out == expected && cut == expectedCut, "\(bytes) cap \(cap)")
+        }
+    }
 }
