@@ -138,40 +138,40 @@ struct RecordEncoder {
         if let route, let rules = route.rules, let fi = route.flag {
             let f = rules.flags[fi]
             flag = f
-            let upstream = rules.upstreams[f.variants[r.variant].upstream]
-            JSONText.appendString(&buf, f.key.utf8)
+            let names = rules.literals
+            let upstream = f.variants[r.variant].upstream
+            put(names.flagKeys[fi])
             lit(",\"variant\":")
-            JSONText.appendString(&buf, f.variants[r.variant].name.utf8)
+            put(names.variants[fi][r.variant])
             if r.role == .shadow {
                 lit(",\"served_variant\":")
-                JSONText.appendString(&buf, f.variants[route.variant].name.utf8)
+                put(names.variants[fi][route.variant])
             } else if let from = route.rolledBackFrom {
                 lit(",\"rolled_back_from\":")
-                JSONText.appendString(&buf, f.variants[from].name.utf8)
+                put(names.variants[fi][from])
             }
             lit(",\"model_version\":")
-            JSONText.appendString(&buf, upstream.modelVersion.utf8)
+            put(names.modelVersions[upstream])
             lit(",\"upstream\":")
-            JSONText.appendString(&buf, upstream.name.utf8)
+            put(names.upstreams[upstream])
         } else if let route, let rules = route.rules {
-            let upstream = rules.upstreams[rules.defaultUpstream]
             lit("null,\"variant\":null,\"model_version\":")
-            JSONText.appendString(&buf, upstream.modelVersion.utf8)
+            put(rules.literals.modelVersions[rules.defaultUpstream])
             lit(",\"upstream\":")
-            JSONText.appendString(&buf, upstream.name.utf8)
+            put(rules.literals.upstreams[rules.defaultUpstream])
         } else {
             lit("null,\"variant\":null,\"model_version\":null,\"upstream\":")
             JSONText.appendString(&buf, (r.upstreamAddress?.description ?? "").utf8)
         }
         lit(",\"rules_revision\":")
         if let rules = route?.rules {
-            JSONText.appendString(&buf, rules.revision.utf8)
+            put(rules.literals.revision)
         } else {
             lit("null")
         }
         lit(",\"targeting_key_source\":")
         if let rules = route?.rules, let source = route?.keySource {
-            JSONText.appendString(&buf, rules.keySourceNames[source].utf8)
+            put(rules.literals.keySources[source])
             lit(",\"targeting_key_hash\":\"")
             appendHex64(route?.keyHash ?? 0)
             buf.appendByte(UInt8(ascii: "\""))
@@ -179,7 +179,11 @@ struct RecordEncoder {
             lit("null,\"targeting_key_hash\":null")
         }
         lit(",\"segments\":")
-        RecordEncoder.appendSegments(&buf, flag, route?.segments ?? 0)
+        if let rules = route?.rules, let fi = route?.flag {
+            RecordEncoder.appendSegments(&buf, rules.literals.segments[fi], route?.segments ?? 0)
+        } else {
+            lit("[]")
+        }
         lit(",\"method\":")
         JSONText.appendString(&buf, r.method)
         lit(",\"path\":")
@@ -318,12 +322,15 @@ struct RecordEncoder {
         }
     }
 
-    /// `["faq","enterprise"]`: the flag's segments set in `mask` (records, evaluator calls).
-    static func appendSegments<B: ByteSink>(_ buf: inout B, _ flag: Flag?, _ mask: UInt64) {
+    /// `["faq","enterprise"]`: the flag's segments set in `mask` (records, evaluator calls), from
+    /// the flag's `NameLiterals.segments`.
+    static func appendSegments<B: ByteSink>(_ buf: inout B, _ names: [[UInt8]], _ mask: UInt64) {
         buf.appendByte(UInt8(ascii: "["))
-        for (i, name) in (flag?.segmentNames(mask) ?? []).enumerated() {
-            if i > 0 { buf.appendByte(UInt8(ascii: ",")) }
-            JSONText.appendString(&buf, name.utf8)
+        var first = true
+        for (i, name) in names.prefix(64).enumerated() where mask & (1 << UInt64(i)) != 0 {
+            if !first { buf.appendByte(UInt8(ascii: ",")) }
+            first = false
+            name.withUnsafeBytes { buf.appendBytes($0) }
         }
         buf.appendByte(UInt8(ascii: "]"))
     }
@@ -369,6 +376,11 @@ struct RecordEncoder {
     @inline(__always)
     private mutating func lit(_ s: StaticString) {
         buf.append(s)
+    }
+
+    /// A literal made when the rules loaded (`NameLiterals`).
+    private mutating func put(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buf.appendBytes($0) }
     }
 
     private mutating func appendOptionalBool(_ b: Bool?) {

@@ -217,7 +217,9 @@ final class Router {
         route.rolledBackFrom = rolledBackFrom
         // The matched segments, evaluated once: records and statistics need them, and so does a
         // rollout stage that sets a gated variant's threshold.
-        if recordDetails, let f = d.flag { route.segments = rules.matchedSegments(f, context: context) }
+        if recordDetails, let f = d.flag {
+            route.segments = rules.matchedSegmentsFast(f, context: context, scratch: scratch)
+        }
         if let f = d.flag, !rules.flags[f].gates.isEmpty, let gate = rules.flags[f].gates[d.variant] {
             let fb = rules.flags[f].variants[gate.fallback].upstream
             route.fallbackPool = pools[fb]
@@ -225,7 +227,8 @@ final class Router {
             route.gateThreshold = gate.threshold
             if let rollout = rules.flags[f].rollout, rollout.variant == d.variant,
                 let t = rollout.threshold(
-                    matched: recordDetails ? route.segments : rules.matchedSegments(f, context: context))
+                    matched: recordDetails
+                        ? route.segments : rules.matchedSegmentsFast(f, context: context, scratch: scratch))
             {
                 route.gateThreshold = t
             }

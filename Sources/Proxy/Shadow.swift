@@ -454,7 +454,7 @@ final class ShadowExchange: UpstreamExchange {
             b.append(contentsOf: ",\"flag\":".utf8)
             JSONText.appendString(&b, flag.key.utf8)
             b.append(contentsOf: ",\"segments\":".utf8)
-            RecordEncoder.appendSegments(&b, flag, route.segments)
+            RecordEncoder.appendSegments(&b, rules.literals.segments[fi], route.segments)
             b.append(contentsOf: ",\"variants\":{\"served\":".utf8)
             JSONText.appendString(&b, flag.variants[route.variant].name.utf8)
             b.append(contentsOf: ",\"shadow\":".utf8)

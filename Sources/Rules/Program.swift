@@ -216,6 +216,9 @@ public final class Program: @unchecked Sendable {
         }
     }
 
+    /// Runs the program and takes JsonLogic truthiness of its result (a segment's rule).
+    func runTruthy(_ scratch: EvalScratch) -> Bool { truthy(run(scratch), scratch) }
+
     @inline(__always)
     private func truthy(_ v: SlotValue, _ scratch: EvalScratch) -> Bool {
         switch v.tag {

@@ -87,6 +87,9 @@ public final class Flag: @unchecked Sendable {
     }
     /// The targeting as a program (nil: the tree evaluator runs it). Set by `RuleSet`.
     public internal(set) var program: Program? = nil
+    /// Each of `segments` as a program (empty when one of them is not expressible: the tree
+    /// evaluator runs them all). Set by `RuleSet`.
+    public internal(set) var segmentPrograms: [Program] = []
 }
 
 /// Where the targeting key comes from, tried in order.
@@ -112,6 +115,8 @@ public final class RuleSet: Sendable {
     public let keySources: [KeySource]
     /// Each key source's `description`, made once: every record names the one a request used.
     public let keySourceNames: [String]
+    /// Names as JSON string literals, for output records.
+    public let literals: NameLiterals
     /// JSON body paths any rule (or the key chain) reads; the body scanner extracts only these.
     public let bodyPaths: [[String]]
     /// Some rule reads `request.*` facts or matches on the body's model.
@@ -141,6 +146,21 @@ public final class RuleSet: Sendable {
             compiled[i].program = c.compile(t)
             if compiled[i].program != nil { slots = c.slots }
         }
+        // Segments too, over the same slots: records and statistics evaluate them on every exchange.
+        // (A compiler makes one program: a new one per segment, the slots carried over.)
+        for i in compiled.indices where !compiled[i].segments.isEmpty {
+            var segmentSlots = slots
+            var programs: [Program] = []
+            for segment in compiled[i].segments.prefix(64) {
+                var c = ProgramCompiler(flagKey: compiled[i].keyBytes, slots: segmentSlots)
+                guard let p = c.compile(segment.rule) else { break }
+                programs.append(p)
+                segmentSlots = c.slots
+            }
+            guard programs.count == min(64, compiled[i].segments.count) else { continue }
+            compiled[i].segmentPrograms = programs
+            slots = segmentSlots
+        }
         self.flags = compiled
         slotKeys = slots
         slotBodyIndex = slots.map { key in
@@ -149,6 +169,8 @@ public final class RuleSet: Sendable {
         }
         self.keySources = keySources
         keySourceNames = keySources.map(\.description)
+        literals = NameLiterals(
+            flags: compiled, upstreams: upstreams, revision: revision, keySources: keySourceNames)
         self.bodyPaths = bodyPaths
         self.needsFacts = needsFacts
         self.responseHeaders = responseHeaders
@@ -216,6 +238,28 @@ extension RuleSet {
         return Decision(flag: nil, variant: -1, upstream: defaultUpstream, reason: .noFlag)
     }
 
+    /// `matchedSegments` through the segments' programs when the flag has them (the same bits).
+    public func matchedSegmentsFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> UInt64 {
+        let programs = flags[index].segmentPrograms
+        guard !programs.isEmpty else { return matchedSegments(index, context: context) }
+        loadSlots(context, into: scratch, stack: programs.reduce(0) { max($0, $1.stackDepth) })
+        var matched: UInt64 = 0
+        for (i, program) in programs.enumerated() where program.runTruthy(scratch) { matched |= 1 << UInt64(i) }
+        return matched
+    }
+
+    /// Every slot's value for this request, into `scratch`.
+    private func loadSlots<C: EvaluationContext>(_ context: C, into scratch: EvalScratch, stack: Int) {
+        scratch.values.removeAll(keepingCapacity: true)
+        for i in slotKeys.indices {
+            let bi = slotBodyIndex[i]
+            scratch.values.append(
+                bi >= 0 ? context.bodyValue(pathIndex: bi, key: slotKeys[i]) : context.lookup(slotKeys[i]))
+        }
+        scratch.reserve(slots: slotKeys.count, stack: stack)
+        scratch.storeValues()
+    }
+
     /// `evaluate` through the flag's program when it has one (the same decision, faster).
     public func evaluateFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> Decision {
         guard flags[index].enabled, flags[index].targeting != nil, let program = flags[index].program else {
@@ -223,14 +267,7 @@ extension RuleSet {
             var trace: Trace?
             return evaluate(index, context: context, trace: &trace)
         }
-        scratch.values.removeAll(keepingCapacity: true)
-        for i in slotKeys.indices {
-            let bi = slotBodyIndex[i]
-            scratch.values.append(
-                bi >= 0 ? context.bodyValue(pathIndex: bi, key: slotKeys[i]) : context.lookup(slotKeys[i]))
-        }
-        scratch.reserve(slots: slotKeys.count, stack: program.stackDepth)
-        scratch.storeValues()
+        loadSlots(context, into: scratch, stack: program.stackDepth)
         let result = program.run(scratch)
         let defaultVariant = flags[index].defaultVariant
         var decision = Decision(

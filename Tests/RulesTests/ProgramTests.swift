@@ -50,6 +50,8 @@ import Testing
                 let tree = set.evaluate(index, context: ctx, trace: &trace)
                 let fast = set.evaluateFast(index, context: ctx, scratch: scratch)
                 #expect(tree.variant == fast.variant && tree.reason == fast.reason, "\(ctx.values)")
+                let segments = set.matchedSegments(index, context: ctx)
+                #expect(segments == set.matchedSegmentsFast(index, context: ctx, scratch: scratch), "\(ctx.values)")
             }
         }
     }
@@ -65,10 +67,13 @@ import Testing
             "../../examples/rules")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
         #expect(files.count >= 4)
+        var segmentPrograms = 0
         for f in files {
             let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
             try check(text, runs: 500)
+            segmentPrograms += try RulesLoader.load(Array(text.utf8)).flags.reduce(0) { $0 + $1.segmentPrograms.count }
         }
+        #expect(segmentPrograms >= 4, "the examples' segments run as programs")
     }
 
     @Test func catFallsBackToTheTree() throws {
