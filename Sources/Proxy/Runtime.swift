@@ -55,7 +55,7 @@ final class Worker {
 
     init(
         index: Int, loop: Loop, options: ProxyOptions, address: SocketAddress, shared: SharedState,
-        records: RecordWriter?, scorer: PairScorer?
+        records: RecordWriter?
     ) throws(UVError) {
         self.index = index
         self.loop = loop
@@ -68,7 +68,7 @@ final class Worker {
         router.recordDetails = records != nil
         self.router = router
         let stats = records != nil ? shared.segmentStats : nil
-        let shadows = ShadowDispatcher(loop: loop, metrics: metrics, records: records, stats: stats, scorer: scorer)
+        let shadows = ShadowDispatcher(loop: loop, metrics: metrics, records: records, stats: stats)
         self.shadows = shadows
         observer = MetricsObserver(metrics)
         server = try Server(
@@ -145,18 +145,13 @@ public enum ProxyRuntime {
         }
         defer { records?.close() }
         let writer = records
-        // Shadow pairs are scored and recorded off the loops; closed (queue drained) before the
-        // writer, once every loop stopped.
-        let scorer = records.map { PairScorer(records: $0, stats: shared.segmentStats) }
-        defer { scorer?.close() }
         shared.recordStats.withLock { $0 = records?.stats }
         let loop: Loop
         let worker0: Worker
         do {
             loop = try Loop()
             worker0 = try Worker(
-                index: 0, loop: loop, options: options, address: options.listen, shared: shared, records: writer,
-                scorer: scorer)
+                index: 0, loop: loop, options: options, address: options.listen, shared: shared, records: writer)
         } catch {
             Log.write(.error, "listen_failed") {
                 $0.field("addr", options.listen.description); $0.field("error", error.description)
@@ -218,8 +213,7 @@ public enum ProxyRuntime {
             let t = LoopThread.spawn {
                 guard let wloop = try? Loop(),
                     let worker = try? Worker(
-                        index: index, loop: wloop, options: options, address: bound, shared: shared, records: writer,
-                        scorer: scorer)
+                        index: index, loop: wloop, options: options, address: bound, shared: shared, records: writer)
                 else {
                     failed.store(true, ordering: .releasing)
                     wakers.withLock { $0[index] = nil }

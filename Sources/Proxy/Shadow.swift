@@ -20,8 +20,6 @@ final class ShadowDispatcher {
     let metrics: Metrics
     let records: RecordWriter?
     let stats: SegmentStats?
-    /// Scores pairs and writes their records off this loop (nil: on it).
-    let scorer: PairScorer?
     private(set) var active: [ShadowExchange] = []
     private var free: [ShadowExchange] = []
     /// Evaluator calls in flight (their shadow records wait for them).
@@ -45,12 +43,11 @@ final class ShadowDispatcher {
     static let drainMs: UInt64 = 10
     static let maxFree = 64
 
-    init(loop: Loop, metrics: Metrics, records: RecordWriter?, stats: SegmentStats?, scorer: PairScorer? = nil) {
+    init(loop: Loop, metrics: Metrics, records: RecordWriter?, stats: SegmentStats?) {
         self.loop = loop
         self.metrics = metrics
         self.records = records
         self.stats = stats
-        self.scorer = scorer
         rng = Loop.hrtime() | 1
     }
 
@@ -426,45 +423,23 @@ final class ShadowExchange: UpstreamExchange {
         complete()
     }
 
-    /// Writes the shadow record, with the pair's scores when both sides answered: scored and
-    /// written by the `PairScorer` thread, or here when its queue is full or the pair goes to the
-    /// flag's evaluator.
+    /// Writes the shadow record, with the pair's scores when both sides answered.
     func complete() {
         scores = nil
         if outcome == .ok, let served = pairing?.served, served.outcome == .ok {
             let wantsJSON = body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
+            scores = PairScores(
+                served: served, shadow: summary(), wantsJSON: wantsJSON, scratch: dispatcher.scoreScratch)
             // A sampled pair also goes to the flag's evaluator; the record waits for its answer.
             if let route, let rules = route.rules, let fi = route.flag, let spec = rules.flags[fi].evaluator,
                 let evalPool = evaluatorPool, dispatcher.records != nil, dispatcher.evaluatorSampled(spec)
             {
-                scores = PairScores(
-                    served: served, shadow: summary(), wantsJSON: wantsJSON, scratch: dispatcher.scoreScratch)
                 if dispatcher.evaluate(self, spec: spec, pool: evalPool, body: evaluatorBody(served)) { return }
                 writeRecord(.failed("in_flight_cap"))
                 return
             }
-            // The job takes the capture (this exchange starts its next use with a fresh one).
-            var job = PairScorer.Job(served: served, wantsJSON: wantsJSON, input: recordInput(), capture: capture)
-            capture = ResponseCapture()
-            if let scorer = dispatcher.scorer, scorer.submit(job) {
-                reset()
-                return
-            }
-            PairScorer.complete(
-                &job, encoder: &dispatcher.encoder, scratch: dispatcher.scoreScratch, records: dispatcher.records,
-                stats: dispatcher.stats)
-            reset()
-            return
         }
         writeRecord(nil)
-    }
-
-    /// The shadow record's facts (what `RecordEncoder` writes besides the response).
-    private func recordInput() -> RecordInput {
-        RecordInput(
-            role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
-            variant: variant, upstreamAddress: pool?.config.address, notes: notes,
-            outcome: outcome, requestBody: body, endNs: endNs)
     }
 
     /// The evaluator answered (or failed): the record can be written.
@@ -498,7 +473,10 @@ final class ShadowExchange: UpstreamExchange {
 
     private func writeRecord(_ evaluation: EvaluatorResult?) {
         if let records = dispatcher.records {
-            var input = recordInput()
+            var input = RecordInput(
+                role: .shadow, requestId: requestId, method: method[...], path: path[...], route: route,
+                variant: variant, upstreamAddress: pool?.config.address, notes: notes,
+                outcome: outcome, requestBody: body, endNs: endNs)
             input.evaluation = evaluation
             dispatcher.encoder.write(input, response: &capture, scores: scores, to: records)
         }
