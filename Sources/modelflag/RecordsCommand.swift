@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import HTTP1
 import HTTPServer
 import Proxy
 import Records

@@ -1,5 +1,3 @@
-import HTTP1
-
 /// JSON string escaping over bytes (RFC 8259): quotes, backslash and control bytes are escaped;
 /// invalid UTF-8 is passed through as bytes (log consumers tolerate it; records validate captured
 /// bodies with `CaptureText`).

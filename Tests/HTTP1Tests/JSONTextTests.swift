@@ -1,6 +1,6 @@
 import Testing
 
-@testable import HTTPServer
+@testable import HTTP1
 
 struct JSONTextTests {
     /// The escaping as RFC 8259 states it, one byte at a time: the reference for the fast path.
