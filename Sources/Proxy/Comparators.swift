@@ -95,79 +95,45 @@ struct PairScores {
     ///
     /// A word's bytes are packed eight to a 64-bit word and each eight mixed in with one multiply,
     /// not one per byte as in FNV-1a, whose chained multiplies cost four cycles a byte (per scored
-    /// pair 0.92 µs against 0.70 µs packed, perf of the whole process over the same wrk run). The
-    /// text is read eight bytes at a time too: which bytes are word bytes, where a word ends and
-    /// the lowercasing are computed for all eight at once (`wordMask`, `lowercased`); the hashes
-    /// are the same as byte by byte (a test compares the two).
+    /// pair 0.92 µs against 0.70 µs packed, perf of the whole process over the same wrk run).
     static func tokenHashes(_ text: [UInt8], into out: inout [UInt64]) {
         out.removeAll(keepingCapacity: true)
-        text.withUnsafeBytes { p in
-            let n = p.count
-            var i = 0
-            while i < n {
-                let m = wordMask(chunk(p, i))
-                if m == 0 {
-                    i += 8
-                    continue
-                }
-                i += m.trailingZeroBitCount >> 3
-                let start = i
-                var h: UInt64 = 0x9e37_79b9_7f4a_7c15
-                var w: UInt64 = 0
+        PairScores.wordBytes.withUnsafeBufferPointer { table in
+            text.withUnsafeBufferPointer { p in
+                let n = p.count
+                var i = 0
                 while true {
-                    let x = chunk(p, i)
-                    let ends = ~wordMask(x) & 0x8080_8080_8080_8080
-                    if ends == 0 {  // eight word bytes: mixed in, the word may go on
-                        h = (h ^ lowercased(x)) &* 0xff51_afd7_ed55_8ccd
-                        h ^= h >> 29
-                        i += 8
-                        continue
+                    while i < n && table[Int(p[i])] == 0 { i += 1 }
+                    guard i < n else { return }
+                    let start = i
+                    var h: UInt64 = 0x9e37_79b9_7f4a_7c15
+                    var w: UInt64 = 0
+                    var shift: UInt64 = 0
+                    while i < n {
+                        let c = table[Int(p[i])]
+                        if c == 0 { break }
+                        w |= UInt64(c) &<< shift
+                        shift &+= 8
+                        i += 1
+                        if shift == 64 {
+                            h = (h ^ w) &* 0xff51_afd7_ed55_8ccd
+                            h ^= h >> 29
+                            w = 0
+                            shift = 0
+                        }
                     }
-                    let k = ends.trailingZeroBitCount >> 3
-                    w = k == 0 ? 0 : lowercased(x) & ((1 &<< UInt64(8 * k)) &- 1)
-                    i += k
-                    break
+                    out.append(mix(h ^ w ^ UInt64(i - start)))
                 }
-                out.append(mix(h ^ w ^ UInt64(i - start)))
             }
         }
     }
 
-    /// Eight bytes of `p` from `i`, the first lowest; zero bytes (separators) past the end.
-    @inline(__always) static func chunk(_ p: UnsafeRawBufferPointer, _ i: Int) -> UInt64 {
-        if i + 8 <= p.count { return UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) }
-        var v: UInt64 = 0
-        var j = i
-        while j < p.count {
-            v |= UInt64(p[j]) &<< UInt64(8 * (j - i))
-            j += 1
-        }
-        return v
-    }
-
-    /// 0x80 in each byte of `x` that is part of a word: an ASCII letter or digit, or any byte of
-    /// 0x80 and above. Exact in every byte: the compares add to the low seven bits only, which
-    /// never carries into the next byte.
-    @inline(__always) static func wordMask(_ x: UInt64) -> UInt64 {
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let t = x & ~high
-        let digit = atLeast(t, 0x30) & ~atLeast(t, 0x3A)
-        let folded = t | 0x2020_2020_2020_2020
-        let letter = atLeast(folded, 0x61) & ~atLeast(folded, 0x7B)
-        return (x & high) | digit | letter
-    }
-
-    /// `x` with its ASCII capitals lowercased (the other bytes as they are).
-    @inline(__always) static func lowercased(_ x: UInt64) -> UInt64 {
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let t = x & ~high
-        let upper = atLeast(t, 0x41) & ~atLeast(t, 0x5B) & ~(x & high)
-        return x | (upper >> 2)
-    }
-
-    /// 0x80 in each byte of `t` (bytes below 0x80) that is at least `c`.
-    @inline(__always) static func atLeast(_ t: UInt64, _ c: UInt64) -> UInt64 {
-        (t &+ (0x80 &- c) &* 0x0101_0101_0101_0101) & 0x8080_8080_8080_8080
+    /// Per byte: 0 for a separator, else the byte as a word hashes it (ASCII letters lowercased).
+    static let wordBytes: [UInt8] = (0..<256).map { i in
+        let b = UInt8(i)
+        if b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) { return b }
+        if b >= 0x41 && b <= 0x5A { return b | 0x20 }
+        return 0
     }
 
     /// The final mix of a word's hash (SplitMix64's): every input bit reaches the low bits the

@@ -150,66 +150,6 @@ struct ComparatorsTests {
         #expect(Set(split).count == 5)
     }
 
-    /// The word hashes byte by byte, as they were first written: the reference for the
-    /// eight-bytes-at-a-time version.
-    static func referenceHashes(_ text: [UInt8]) -> [UInt64] {
-        func wordByte(_ b: UInt8) -> UInt8 {
-            if b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) { return b }
-            if b >= 0x41 && b <= 0x5A { return b | 0x20 }
-            return 0
-        }
-        var out: [UInt64] = []
-        var i = 0
-        while true {
-            while i < text.count && wordByte(text[i]) == 0 { i += 1 }
-            guard i < text.count else { return out }
-            let start = i
-            var h: UInt64 = 0x9e37_79b9_7f4a_7c15
-            var w: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < text.count, wordByte(text[i]) != 0 {
-                w |= UInt64(wordByte(text[i])) << shift
-                shift += 8
-                i += 1
-                if shift == 64 {
-                    h = (h ^ w) &* 0xff51_afd7_ed55_8ccd
-                    h ^= h >> 29
-                    w = 0
-                    shift = 0
-                }
-            }
-            out.append(PairScores.mix(h ^ w ^ UInt64(i - start)))
-        }
-    }
-
-    /// Every byte value, words of every length around the eight-byte chunks, at every offset and
-    /// at the end of the text: the same hashes as the byte-by-byte reference.
-    @Test func wordHashesEqualTheByteByByteReference() {
-        var rng = SystemRandomNumberGenerator()
-        let pieces: [[UInt8]] =
-            [
-                "a", "Z", "q9", "Hello", "abcdefg", "ABCDEFGH", "abcdefghi", "sixteen-letters!",
-                "x" + String(repeating: "Y", count: 16),
-            ]
-            .map { Array($0.utf8) } + [
-                Array("é中😀".utf8), [0x40, 0x5B, 0x60, 0x7B, 0x2F, 0x3A, 0x7F, 0x00, 0x20, 0x0A],
-            ]
-        var out: [UInt64] = []
-        for round in 0..<5000 {
-            var text: [UInt8] = []
-            for _ in 0..<Int.random(in: 0...12, using: &rng) {
-                if round % 3 == 0 {
-                    text.append(UInt8.random(in: 0...255, using: &rng))
-                } else {
-                    text += pieces.randomElement(using: &rng)!
-                    if Bool.random(using: &rng) { text.append(UInt8.random(in: 0...255, using: &rng)) }
-                }
-            }
-            PairScores.tokenHashes(text, into: &out)
-            #expect(out == Self.referenceHashes(text), "\(text)")
-        }
-    }
-
     @Test func longAnswersAreCutForROUGEAndSaySo() {
         let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
         let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
