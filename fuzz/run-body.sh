@@ -10,4 +10,4 @@ source fuzz/rules-module.sh
 rules_module .build-fuzz/body-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
   .build-fuzz/body-src/*.swift fuzz/BodyScannerFuzz.swift -o .build-fuzz/body-fuzz
-.build-fuzz/body-fuzz -max_total_time="${1:-60}" -max_len=4096 -dict=fuzz/json.dict .build-fuzz/corpus-body
+.build-fuzz/body-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=4096 -dict=fuzz/json.dict .build-fuzz/corpus-body

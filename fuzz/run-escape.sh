@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 mkdir -p .build-fuzz/corpus-escape
 clang -O2 -g -fsanitize=fuzzer,address -I Sources/CJSONEscape/include \
   Sources/CJSONEscape/json_escape.c fuzz/EscapeFuzz.c -o .build-fuzz/escape-fuzz
-.build-fuzz/escape-fuzz -max_total_time="${1:-60}" -max_len=4096 .build-fuzz/corpus-escape
+.build-fuzz/escape-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=4096 .build-fuzz/corpus-escape

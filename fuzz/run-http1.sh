@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 mkdir -p .build-fuzz fuzz/corpus-http1
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name HTTP1Fuzz \
   Sources/HTTP1/*.swift fuzz/HTTP1Fuzz.swift -o .build-fuzz/http1-fuzz
-.build-fuzz/http1-fuzz -max_total_time="${1:-60}" -max_len=4096 -dict=fuzz/http.dict fuzz/corpus-http1
+.build-fuzz/http1-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=4096 -dict=fuzz/http.dict fuzz/corpus-http1

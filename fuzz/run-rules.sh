@@ -12,4 +12,4 @@ source fuzz/rules-module.sh
 rules_module .build-fuzz/rules-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
   .build-fuzz/rules-src/*.swift fuzz/RulesLoaderFuzz.swift -o .build-fuzz/rules-fuzz
-.build-fuzz/rules-fuzz -max_total_time="${1:-60}" -max_len=8192 -dict=fuzz/rules.dict .build-fuzz/corpus-rules
+.build-fuzz/rules-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=8192 -dict=fuzz/rules.dict .build-fuzz/corpus-rules
