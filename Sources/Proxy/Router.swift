@@ -184,7 +184,14 @@ final class Router {
         let (key, keySource) = Router.keyAndSource(rules, head, facts)
         let context = RequestContext(
             head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count)
-        var d = rules.decideFast(path: path, context: context, scratch: scratch)
+        // Records and statistics also need the matched segments: evaluated with the decision.
+        var d: Decision
+        var segments: UInt64 = 0
+        if recordDetails {
+            (d, segments) = rules.decideFastWithSegments(path: path, context: context, scratch: scratch)
+        } else {
+            d = rules.decideFast(path: path, context: context, scratch: scratch)
+        }
         var rolledBackFrom: Int?
         if let f = d.flag, !rules.flags[f].tripwires.isEmpty, d.variant != rules.flags[f].defaultVariant,
             rules.flags[f].tripwires.contains(where: { $0.variant == d.variant && $0.isTripped })
@@ -217,9 +224,7 @@ final class Router {
         route.rolledBackFrom = rolledBackFrom
         // The matched segments, evaluated once: records and statistics need them, and so does a
         // rollout stage that sets a gated variant's threshold.
-        if recordDetails, let f = d.flag {
-            route.segments = rules.matchedSegmentsFast(f, context: context, scratch: scratch)
-        }
+        route.segments = segments
         if let f = d.flag, !rules.flags[f].gates.isEmpty, let gate = rules.flags[f].gates[d.variant] {
             let fb = rules.flags[f].variants[gate.fallback].upstream
             route.fallbackPool = pools[fb]

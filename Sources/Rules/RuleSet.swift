@@ -238,14 +238,42 @@ extension RuleSet {
         return Decision(flag: nil, variant: -1, upstream: defaultUpstream, reason: .noFlag)
     }
 
+    /// `decideFast` and the governing flag's matched segments (what records and statistics want):
+    /// when the decision ran the flag's program, the segments' programs run over the slots it just
+    /// loaded instead of loading them again.
+    public func decideFastWithSegments<C: EvaluationContext>(
+        path: ArraySlice<UInt8>, context: C, scratch: EvalScratch
+    ) -> (decision: Decision, segments: UInt64) {
+        let d = decideFast(path: path, context: context, scratch: scratch)
+        guard let f = d.flag else { return (d, 0) }
+        return (d, matchedSegmentsFast(f, context: context, scratch: scratch, slotsLoaded: usesProgram(f)))
+    }
+
     /// `matchedSegments` through the segments' programs when the flag has them (the same bits).
     public func matchedSegmentsFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> UInt64 {
+        matchedSegmentsFast(index, context: context, scratch: scratch, slotsLoaded: false)
+    }
+
+    /// `slotsLoaded`: `scratch` already holds this context's slots (`evaluateFast` ran a program).
+    private func matchedSegmentsFast<C: EvaluationContext>(
+        _ index: Int, context: C, scratch: EvalScratch, slotsLoaded: Bool
+    ) -> UInt64 {
         let programs = flags[index].segmentPrograms
         guard !programs.isEmpty else { return matchedSegments(index, context: context) }
-        loadSlots(context, into: scratch, stack: programs.reduce(0) { max($0, $1.stackDepth) })
+        let depth = programs.reduce(0) { max($0, $1.stackDepth) }
+        if slotsLoaded {
+            scratch.reserve(slots: slotKeys.count, stack: depth)
+        } else {
+            loadSlots(context, into: scratch, stack: depth)
+        }
         var matched: UInt64 = 0
         for (i, program) in programs.enumerated() where program.runTruthy(scratch) { matched |= 1 << UInt64(i) }
         return matched
+    }
+
+    /// Whether `evaluateFast` runs the flag's program (and so loads the slots) rather than the tree.
+    private func usesProgram(_ index: Int) -> Bool {
+        flags[index].enabled && flags[index].targeting != nil && flags[index].program != nil
     }
 
     /// Every slot's value for this request, into `scratch`.
@@ -262,7 +290,7 @@ extension RuleSet {
 
     /// `evaluate` through the flag's program when it has one (the same decision, faster).
     public func evaluateFast<C: EvaluationContext>(_ index: Int, context: C, scratch: EvalScratch) -> Decision {
-        guard flags[index].enabled, flags[index].targeting != nil, let program = flags[index].program else {
+        guard usesProgram(index), let program = flags[index].program else {
             // (No targeting, a disabled flag, or no program: the tree path, rollout included.)
             var trace: Trace?
             return evaluate(index, context: context, trace: &trace)

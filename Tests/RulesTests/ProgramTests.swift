@@ -45,6 +45,15 @@ import Testing
                     ? .string("user-\(Int.random(in: 0..<50, using: &rng))")
                     : Self.pool.randomElement(using: &rng)!
             }
+            // With the decision, reusing the slots it loaded (the scratch still holds the previous
+            // context's before it): the same decision, and the tree's segments.
+            let path = Array("/v1/chat/completions".utf8)[...]
+            let both = set.decideFastWithSegments(path: path, context: ctx, scratch: scratch)
+            let alone = set.decideFast(path: path, context: ctx, scratch: scratch)
+            #expect(both.decision.flag == alone.flag && both.decision.variant == alone.variant)
+            if let f = alone.flag {
+                #expect(both.segments == set.matchedSegments(f, context: ctx), "\(ctx.values)")
+            }
             for index in set.flags.indices {
                 var trace: Trace?
                 let tree = set.evaluate(index, context: ctx, trace: &trace)
@@ -74,6 +83,18 @@ import Testing
             segmentPrograms += try RulesLoader.load(Array(text.utf8)).flags.reduce(0) { $0 + $1.segmentPrograms.count }
         }
         #expect(segmentPrograms >= 4, "the examples' segments run as programs")
+    }
+
+    /// A flag the tree decides (disabled: the kill switch) still has its segments as programs:
+    /// they must load the request's slots themselves, not use whatever the scratch held.
+    @Test func segmentsOfATreeDecidedFlagLoadTheirOwnSlots() throws {
+        let text = file(
+            flags:
+                #"{"off": {"state": "DISABLED", "variants": {"a": "stable", "b": "candidate"}, "defaultVariant": "a", "targeting": {"if": [{"$ref": "gold"}, "b", "a"]}}}"#,
+            evaluators: #"{"gold": {"==": [{"var": "body.tier"}, "gold"]}}"#)
+        let set = try RulesLoader.load(Array(text.utf8))
+        #expect(set.flags[0].segmentPrograms.count == 1)
+        try check(text, runs: 300)
     }
 
     @Test func catFallsBackToTheTree() throws {
