@@ -9,5 +9,5 @@ cp -n fuzz/seeds-body/* .build-fuzz/corpus-body/
 source fuzz/rules-module.sh
 rules_module .build-fuzz/body-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
-  .build-fuzz/body-src/*.swift fuzz/BodyScannerFuzz.swift -o .build-fuzz/body-fuzz
+  "${RULES_C_ARGS[@]}" .build-fuzz/body-src/*.swift fuzz/BodyScannerFuzz.swift -o .build-fuzz/body-fuzz
 .build-fuzz/body-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=4096 -dict=fuzz/json.dict .build-fuzz/corpus-body

@@ -11,5 +11,5 @@ cp -n fuzz/seeds-rules/* examples/rules/*.json .build-fuzz/corpus-rules/
 source fuzz/rules-module.sh
 rules_module .build-fuzz/rules-src
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name RulesFuzz \
-  .build-fuzz/rules-src/*.swift fuzz/RulesLoaderFuzz.swift -o .build-fuzz/rules-fuzz
+  "${RULES_C_ARGS[@]}" .build-fuzz/rules-src/*.swift fuzz/RulesLoaderFuzz.swift -o .build-fuzz/rules-fuzz
 .build-fuzz/rules-fuzz -max_total_time="${1:-60}" -artifact_prefix=.build-fuzz/ -max_len=8192 -dict=fuzz/rules.dict .build-fuzz/corpus-rules

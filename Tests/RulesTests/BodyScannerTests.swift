@@ -37,7 +37,15 @@ import Testing
         #expect(f.stream)
         #expect(f.model == .string("chat"))
         #expect(f.modelRange.map { String(decoding: chat[$0], as: UTF8.self) } == "chat")
-        #expect(f.contentBytes > 30)
+        // The raw bytes between the quotes of string contents and text parts: 14 + 15 + 2 + 12.
+        #expect(f.contentBytes == 43)
+        #expect(f.promptTokens == 11)
+        // The same facts when no rule reads inside the messages (their members are skipped on a
+        // shorter path then).
+        let factsOnly = BodyScanner(paths: [["user"]], facts: true).scan(chat, limit: 1 << 20)
+        #expect(factsOnly.parsed && factsOnly.values == [.string("u-42")])
+        #expect(factsOnly.messageCount == 4 && factsOnly.userTurns == 2 && factsOnly.contentBytes == 43)
+        #expect(factsOnly.hasTools && factsOnly.hasImages && factsOnly.hasResponseFormat && factsOnly.stream)
     }
 
     @Test func malformedOrOversizedBodiesGiveNothing() {
@@ -73,8 +81,8 @@ import Testing
     }
 
     @Test func findsTheEndOfStringsOfEveryLengthWithEscapesAnywhere() {
-        // Strings are skipped eight bytes at a time, then by memchr: an escaped quote or backslash
-        // at any offset, in either part, must not end the string.
+        // Strings are skipped sixteen bytes at a time, their last bytes one by one: an escaped quote
+        // or backslash at any offset, in a block or in the tail, must not end the string.
         let scanner = BodyScanner(paths: [["skipped", "x"], ["after"]], facts: false)
         for length in 0..<48 {
             for escapeAt in -1..<length {
