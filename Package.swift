@@ -42,15 +42,16 @@ let package = Package(
             cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         /// JSON string escaping sixteen bytes at a time (SSE2), for captured bodies in records.
         .target(name: "CJSONEscape", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
-        /// The end of a JSON string's plain run sixteen bytes at a time (SSE2), for the body scanner.
-        .target(name: "CJSONSpan", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
+        /// Byte scans sixteen at a time (SSE2): the end of a JSON string's plain run for the body
+        /// scanner, the words of an answer as hashes for shadow scoring.
+        .target(name: "CTextScan", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
         /// The only importer of CLibUV: loop, handles, TCP, timers, signals, wake-ups.
         .target(name: "UVCore", dependencies: ["CLibUV"], swiftSettings: hotPath),
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
         .target(name: "HTTP1", swiftSettings: hotPath),
         /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
         /// (HTTP1 for `ByteMask`: the body scanner skips strings eight bytes at a time.)
-        .target(name: "Rules", dependencies: ["HTTP1", "CJSONSpan"], swiftSettings: hotPath),
+        .target(name: "Rules", dependencies: ["HTTP1", "CTextScan"], swiftSettings: hotPath),
         /// Output records: append-only JSON Lines files written by one thread, rotation, repair.
         /// (HTTP1 for its byte sinks and decimal writer.)
         .target(name: "Records", dependencies: ["HTTP1"], swiftSettings: hotPath),
@@ -61,6 +62,7 @@ let package = Package(
             name: "Proxy",
             dependencies: [
                 "UVCore", "HTTP1", "HTTPServer", "Rules", "Records", "CGNUString", "CSHA256", "CJSONEscape",
+                "CTextScan",
             ],
             swiftSettings: hotPath),
         /// A stand-in OpenAI-compatible model server for tests, the demo and benchmarks.

@@ -1,16 +1,16 @@
 # Sourced by the fuzz scripts that drive Rules code: copies the Rules sources and the HTTP1 byte
 # masks, byte sink and JSON escaping they use into one directory (their `import HTTP1` dropped),
-# to compile as one module, and builds the C string-span helper they import (CJSONSpan) with the
+# to compile as one module, and builds the C string-span helper they import (CTextScan) with the
 # same sanitizers. Pass "${RULES_C_ARGS[@]}" to swiftc.
 #   rules_module DIR
 rules_module() {
-  rm -rf "$1" && mkdir -p "$1/CJSONSpan"
+  rm -rf "$1" && mkdir -p "$1/CTextScan"
   for f in Sources/Rules/*.swift Sources/HTTP1/ByteMask.swift Sources/HTTP1/ByteWriter.swift Sources/HTTP1/JSONText.swift; do
     sed '/^import HTTP1$/d' "$f" > "$1/$(basename "$f")"
   done
-  cp Sources/CJSONSpan/include/mf_json_span.h "$1/CJSONSpan/"
-  printf 'module CJSONSpan {\n  header "mf_json_span.h"\n  export *\n}\n' > "$1/CJSONSpan/module.modulemap"
-  clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CJSONSpan/include -c Sources/CJSONSpan/json_span.c \
-    -o "$1/CJSONSpan/json_span.o"
-  RULES_C_ARGS=(-I "$1/CJSONSpan" "$1/CJSONSpan/json_span.o")
+  cp Sources/CTextScan/include/mf_json_span.h "$1/CTextScan/"
+  printf 'module CTextScan {\n  header "mf_json_span.h"\n  export *\n}\n' > "$1/CTextScan/module.modulemap"
+  clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CTextScan/include -c Sources/CTextScan/json_span.c \
+    -o "$1/CTextScan/json_span.o"
+  RULES_C_ARGS=(-I "$1/CTextScan" "$1/CTextScan/json_span.o")
 }

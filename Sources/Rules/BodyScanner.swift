@@ -1,4 +1,4 @@
-import CJSONSpan
+import CTextScan
 import Glibc
 import HTTP1
 

@@ -150,6 +150,50 @@ struct ComparatorsTests {
         #expect(Set(split).count == 5)
     }
 
+    /// The C word scanner against a byte-at-a-time reference: the same words, in order, at every
+    /// offset of its 16-byte blocks and 64-byte bitmaps, with the bytes just outside the letter and
+    /// digit ranges (`/` `:` `@` `[` `` ` `` `{`) as separators and one hash per distinct lowercased word.
+    @Test func wordsAreTheReferenceWordsAtEveryOffset() {
+        var rng = SystemRandomNumberGenerator()
+        let wordBytes = Array("abcxyzABCXYZ0189".utf8) + [0x80, 0xC3, 0xE3, 0xA9, 0xFF]
+        let separators: [UInt8] = Array(" ,.!\n\t/:@[`{-\"".utf8) + [0x00, 0x1F, 0x7F]
+        func isWord(_ b: UInt8) -> Bool {
+            b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A)
+        }
+        var hashOf: [[UInt8]: UInt64] = [:]
+        var wordOf: [UInt64: [UInt8]] = [:]
+        var out: [UInt64] = []
+        for _ in 0..<4000 {
+            var text: [UInt8] = []
+            let length = Int.random(in: 0...200, using: &rng)
+            while text.count < length {
+                let pool = Bool.random(using: &rng) ? wordBytes : separators
+                for _ in 0..<Int.random(in: 1...(Bool.random(using: &rng) ? 3 : 20), using: &rng) {
+                    text.append(pool.randomElement(using: &rng)!)
+                }
+            }
+            var words: [[UInt8]] = []
+            var current: [UInt8] = []
+            for b in text {
+                if isWord(b) {
+                    current.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+                } else if !current.isEmpty {
+                    words.append(current)
+                    current = []
+                }
+            }
+            if !current.isEmpty { words.append(current) }
+            PairScores.tokenHashes(text, into: &out)
+            #expect(out.count == words.count, "\(text)")
+            for (word, h) in zip(words, out) {
+                if let known = hashOf[word] { #expect(known == h, "\(word)") }
+                if let other = wordOf[h] { #expect(other == word, "\(other) and \(word) share a hash") }
+                hashOf[word] = h
+                wordOf[h] = word
+            }
+        }
+    }
+
     @Test func longAnswersAreCutForROUGEAndSaySo() {
         let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
         let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
