@@ -24,6 +24,9 @@ final class Route {
     fileprivate(set) var segments: UInt64 = 0
     /// Where the body's `"model"` string sits (a shadow upstream may rewrite it too).
     fileprivate(set) var modelRange: Range<Int>?
+    /// Whether the request asked for JSON (a top-level `response_format`), when its body was
+    /// scanned for facts; nil when it was not (the shadow scorer then searches the body itself).
+    fileprivate(set) var asksForJSON: Bool?
     /// The request's sticky shadow-sample bucket (flags with `shadow` and a targeting key only).
     fileprivate(set) var shadowBucket: UInt32?
     /// The variant targeting chose when a tripped rollback wire sent the request to the default.
@@ -56,6 +59,7 @@ final class Route {
         r.keyHash = keyHash
         r.segments = segments
         r.modelRange = modelRange
+        r.asksForJSON = asksForJSON
         return r
     }
 }
@@ -221,6 +225,7 @@ final class Router {
             pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
             keySource: keySource)
         route.modelRange = facts.modelRange
+        if rules.needsFacts && facts.parsed { route.asksForJSON = facts.hasResponseFormat }
         route.rolledBackFrom = rolledBackFrom
         // The matched segments, evaluated once: records and statistics need them, and so does a
         // rollout stage that sets a gated variant's threshold.

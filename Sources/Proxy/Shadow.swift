@@ -427,7 +427,10 @@ final class ShadowExchange: UpstreamExchange {
     func complete() {
         scores = nil
         if outcome == .ok, let served = pairing?.served, served.outcome == .ok {
-            let wantsJSON = body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
+            // The router's scan knows whether `response_format` is a top-level key; without it,
+            // a search of the body (which a message mentioning the name also satisfies).
+            let wantsJSON =
+                route?.asksForJSON ?? body.withUnsafeBytes { ShadowExchange.contains($0, "\"response_format\"") }
             scores = PairScores(
                 served: served, shadow: summary(), wantsJSON: wantsJSON, scratch: dispatcher.scoreScratch)
             // A sampled pair also goes to the flag's evaluator; the record waits for its answer.

@@ -181,6 +181,38 @@ import Testing
         }
     }
 
+    /// JSON validity is scored only for requests that ask for JSON. When the rules scan the body
+    /// for facts, that means a top-level `response_format` (a nested key of that name does not
+    /// count); without the scan, the shadow scorer's search of the body finds either.
+    @Test func jsonValidityIsScoredWhenTheRequestAsksForJSON() throws {
+        let topLevel =
+            #"{"model":"chat","user":"u1","response_format":{"type":"json_object"},"messages":[{"role":"user","content":"q"}]}"#
+        let nested =
+            #"{"model":"chat","user":"u2","metadata":{"response_format":"x"},"messages":[{"role":"user","content":"q"}]}"#
+        let factsRules =
+            #"{"faq": {"==": [{"var": "body.metadata.intent"}, "faq"]}, "long": {">": [{"var": "request.userTurns"}, 5]}}"#
+        /// `served_json_valid` of the one shadow record a fleet writes for `body` (nil: null).
+        func validity(_ body: String, scanFacts: Bool) throws -> Bool? {
+            let fleet =
+                scanFacts
+                ? try ShadowFleet(
+                    evaluators: factsRules,
+                    targeting: #"{"if": [{"$ref": "long"}, "stable", {"$ref": "faq"}, "stable", "stable"]}"#)
+                : try ShadowFleet()
+            #expect(try Client(port: fleet.port).request(chatRequest(body)).status == 200)
+            usleep(300_000)
+            let shadows = try fleet.stopAndReadRecords().filter { $0["role"] as? String == "shadow" }
+            #expect(shadows.count == 1)
+            let s = try #require(shadows.first?["scores"] as? [String: Any], "\(shadows)")
+            #expect(s.keys.contains("served_json_valid"))
+            return s["served_json_valid"] as? Bool
+        }
+        #expect(try validity(topLevel, scanFacts: true) != nil)
+        #expect(try validity(nested, scanFacts: true) == nil)
+        #expect(try validity(topLevel, scanFacts: false) != nil)
+        #expect(try validity(nested, scanFacts: false) != nil)
+    }
+
     /// `"compare": false` mirrors and records without scoring: every copy is still recorded, with
     /// its own answer read whole, and no shadow record carries scores.
     @Test func compareFalseRecordsWithoutScores() throws {
