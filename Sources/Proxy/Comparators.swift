@@ -186,7 +186,8 @@ final class ScoreScratch {
     private var keys = [UInt64](repeating: 0, count: ScoreScratch.slots)
     private var occupied = [Bool](repeating: false, count: ScoreScratch.slots)
     private var masks = [UInt64](repeating: 0, count: ScoreScratch.slots * ScoreScratch.words)
-    private var used: [Int] = []
+    /// The slots `lcsLength` filled (at most `slots`), to clear for the next pair.
+    private var used = [Int](repeating: 0, count: ScoreScratch.slots)
     private var v = [UInt64](repeating: 0, count: ScoreScratch.words)
 
     static let words = (PairScores.maxTokens + 63) / 64
@@ -199,30 +200,31 @@ final class ScoreScratch {
             let size = max(64, 1 << (Int.bitWidth - (need - 1).leadingZeroBitCount))
             setKeys = [UInt64](repeating: 0, count: size)
             setSides = [UInt8](repeating: 0, count: size)
-            setUsed.reserveCapacity(size)
+            setUsed = [Int](repeating: 0, count: size)
         }
-        setUsed.removeAll(keepingCapacity: true)
         let mask = setKeys.count - 1
         var both = 0
         var union = 0
         setKeys.withUnsafeMutableBufferPointer { keys in
             setSides.withUnsafeMutableBufferPointer { sides in
-                func insert(_ h: UInt64, _ side: UInt8) {
-                    var s = Int(truncatingIfNeeded: h) & mask
-                    while sides[s] != 0 && keys[s] != h { s = (s + 1) & mask }
-                    if sides[s] == 0 {
-                        keys[s] = h
-                        setUsed.append(s)
+                setUsed.withUnsafeMutableBufferPointer { usedSlots in
+                    func insert(_ h: UInt64, _ side: UInt8) {
+                        var s = Int(truncatingIfNeeded: h) & mask
+                        while sides[s] != 0 && keys[s] != h { s = (s + 1) & mask }
+                        if sides[s] == 0 {
+                            keys[s] = h
+                            usedSlots[union] = s
+                            union += 1
+                        }
+                        sides[s] |= side
                     }
-                    sides[s] |= side
+                    for h in served { insert(h, 1) }
+                    for h in shadow { insert(h, 2) }
+                    for s in usedSlots[..<union] {
+                        if sides[s] == 3 { both += 1 }
+                        sides[s] = 0
+                    }
                 }
-                for h in served { insert(h, 1) }
-                for h in shadow { insert(h, 2) }
-                for s in setUsed {
-                    if sides[s] == 3 { both += 1 }
-                    sides[s] = 0
-                }
-                union = setUsed.count
             }
         }
         return (both, union)
@@ -235,54 +237,56 @@ final class ScoreScratch {
         let w = (n + 63) / 64
         let mask = ScoreScratch.slots - 1
         let words = ScoreScratch.words
-        used.removeAll(keepingCapacity: true)
+        var usedCount = 0
         var ones = 0
         keys.withUnsafeMutableBufferPointer { keys in
             occupied.withUnsafeMutableBufferPointer { occupied in
                 masks.withUnsafeMutableBufferPointer { masks in
                     v.withUnsafeMutableBufferPointer { v in
-                        for i in 0..<n {
-                            let h = served[i]
-                            var s = Int(truncatingIfNeeded: h) & mask
-                            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
-                            if !occupied[s] {
-                                occupied[s] = true
-                                keys[s] = h
-                                used.append(s)
+                        used.withUnsafeMutableBufferPointer { used in
+                            for i in 0..<n {
+                                let h = served[i]
+                                var s = Int(truncatingIfNeeded: h) & mask
+                                while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+                                if !occupied[s] {
+                                    occupied[s] = true
+                                    keys[s] = h
+                                    used[usedCount] = s
+                                    usedCount += 1
+                                }
+                                masks[s * words + i >> 6] |= 1 << UInt64(i & 63)
                             }
-                            masks[s * words + i >> 6] |= 1 << UInt64(i & 63)
-                        }
-                        for k in 0..<w { v[k] = ~0 }
-                        for j in 0..<m {
-                            let h = shadow[j]
-                            var s = Int(truncatingIfNeeded: h) & mask
-                            while occupied[s] && keys[s] != h { s = (s + 1) & mask }
-                            guard occupied[s] else { continue }  // M = 0 leaves V as it is
-                            let row = s * words
-                            var carry: UInt64 = 0
+                            for k in 0..<w { v[k] = ~0 }
+                            for j in 0..<m {
+                                let h = shadow[j]
+                                var s = Int(truncatingIfNeeded: h) & mask
+                                while occupied[s] && keys[s] != h { s = (s + 1) & mask }
+                                guard occupied[s] else { continue }  // M = 0 leaves V as it is
+                                let row = s * words
+                                var carry: UInt64 = 0
+                                for k in 0..<w {
+                                    let x = v[k]
+                                    let mk = masks[row + k]
+                                    let u = x & mk
+                                    let (s1, o1) = x.addingReportingOverflow(u)
+                                    let (s2, o2) = s1.addingReportingOverflow(carry)
+                                    carry = o1 || o2 ? 1 : 0
+                                    v[k] = s2 | (x & ~mk)
+                                }
+                            }
                             for k in 0..<w {
-                                let x = v[k]
-                                let mk = masks[row + k]
-                                let u = x & mk
-                                let (s1, o1) = x.addingReportingOverflow(u)
-                                let (s2, o2) = s1.addingReportingOverflow(carry)
-                                carry = o1 || o2 ? 1 : 0
-                                v[k] = s2 | (x & ~mk)
+                                let bits = k == w - 1 && n & 63 != 0 ? v[k] & ((1 << UInt64(n & 63)) - 1) : v[k]
+                                ones += bits.nonzeroBitCount
                             }
-                        }
-                        for k in 0..<w {
-                            let bits = k == w - 1 && n & 63 != 0 ? v[k] & ((1 << UInt64(n & 63)) - 1) : v[k]
-                            ones += bits.nonzeroBitCount
-                        }
-                        for s in used {
-                            occupied[s] = false
-                            for k in 0..<words { masks[s * words + k] = 0 }
+                            for s in used[..<usedCount] {
+                                occupied[s] = false
+                                for k in 0..<words { masks[s * words + k] = 0 }
+                            }
                         }
                     }
                 }
             }
         }
-        used.removeAll(keepingCapacity: true)
         return n - ones
     }
 }
