@@ -31,5 +31,12 @@ n=len(v); cpu=(int(sys.argv[3])-int(sys.argv[2]))/1000/max(n,1)
 print("%s n=%d ttft_p50=%d p90=%d loop_cpu_us_per_stream=%.0f"%(sys.argv[1].split('/')[-1][:-4],n,statistics.median(v),sorted(v)[int(n*.9)],cpu))
 PY
 }
-for i in $(seq ${ROUNDS:-4}); do run direct 18382 ""; run plain 18390 $PA; run mirror 18391 $PB; done
+# The order rotates every round, so no target always runs right after another.
+for i in $(seq ${ROUNDS:-4}); do
+  case $((i % 3)) in
+    1) run direct 18382 ""; run plain 18390 $PA; run mirror 18391 $PB ;;
+    2) run plain 18390 $PA; run mirror 18391 $PB; run direct 18382 "" ;;
+    0) run mirror 18391 $PB; run direct 18382 ""; run plain 18390 $PA ;;
+  esac
+done
 kill $PA $PB $P1 $P2; wait 2>/dev/null
