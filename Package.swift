@@ -50,7 +50,8 @@ let package = Package(
         /// HTTP/1.1 codec: parsers and serializers over bytes. No I/O, stdlib only.
         .target(name: "HTTP1", swiftSettings: hotPath),
         /// Flag rules: the rules file (cold-path JSON), compiled targeting, bucketing, body scanner.
-        /// (HTTP1 for `ByteMask`: the body scanner skips strings eight bytes at a time.)
+        /// (HTTP1 for `JSONText`: names made JSON literals at load; CTextScan: the body scanner's
+        /// string span.)
         .target(name: "Rules", dependencies: ["HTTP1", "CTextScan"], swiftSettings: hotPath),
         /// Output records: append-only JSON Lines files written by one thread, rotation, repair.
         /// (HTTP1 for its byte sinks and decimal writer.)

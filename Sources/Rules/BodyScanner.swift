@@ -1,6 +1,5 @@
 import CTextScan
 import Glibc
-import HTTP1
 
 /// What one scan of a request body found: the values at the paths the rules read, and the facts
 /// derived from an OpenAI-style chat body.
