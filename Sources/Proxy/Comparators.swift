@@ -75,6 +75,7 @@ struct PairScores {
         truncated = ns > PairScores.maxTokens || nc > PairScores.maxTokens
         rougeL = PairScores.rougeL(scratch)
         jaccard = PairScores.jaccard(scratch)
+        scratch.shrinkAfterLongAnswers()
         lengthRatio = ns == 0 ? nil : Double(nc) / Double(ns)
         servedRefusal = PairScores.isRefusal(s.text)
         shadowRefusal = PairScores.isRefusal(c.text)
@@ -193,6 +194,23 @@ final class ScoreScratch {
 
     static let words = (PairScores.maxTokens + 63) / 64
     static let slots = 2 * PairScores.maxTokens  // load factor at most 1/2
+    /// Entries the growing buffers may keep between pairs (128 KiB each): a long answer (the
+    /// capture cap is the rules file's choice) grows them for its pair only.
+    static let keptEntries = 16 * 1024
+
+    /// Entries held by the buffers that grow with the answers (for tests and the bound above).
+    var grownEntries: Int { served.capacity + shadow.capacity + setKeys.count + setUsed.count }
+
+    /// Frees the buffers a long answer grew past `keptEntries`; the next pair starts small again.
+    func shrinkAfterLongAnswers() {
+        if served.capacity > ScoreScratch.keptEntries { served = [] }
+        if shadow.capacity > ScoreScratch.keptEntries { shadow = [] }
+        if setKeys.count > ScoreScratch.keptEntries {
+            setKeys = []
+            setSides = []
+            setUsed = []
+        }
+    }
 
     /// Distinct tokens on both sides, and in all, of `served` and `shadow`.
     func setSizes() -> (both: Int, union: Int) {

@@ -194,6 +194,18 @@ struct ComparatorsTests {
         }
     }
 
+    /// A long answer grows the worker's scoring buffers for its own pair only: afterwards they
+    /// are back under the kept size, and the next pair is scored as before.
+    @Test func longAnswersDoNotKeepTheirBuffers() {
+        let scratch = ScoreScratch()
+        let long = (0..<60_000).map { "w\($0)" }.joined(separator: " ")
+        let big = PairScores(served: answer(long), shadow: answer(long + " extra"), wantsJSON: false, scratch: scratch)
+        #expect(big.truncated && big.jaccard > 0.99)
+        #expect(scratch.grownEntries <= 4 * ScoreScratch.keptEntries, "\(scratch.grownEntries)")
+        let small = PairScores(served: answer("a b c"), shadow: answer("a b d"), wantsJSON: false, scratch: scratch)
+        #expect(small.jaccard == 0.5 && abs(small.rougeL - 2.0 / 3.0) < 1e-9)
+    }
+
     @Test func longAnswersAreCutForROUGEAndSaySo() {
         let long = (0..<1000).map { "w\($0)" }.joined(separator: " ")
         let s = PairScores(served: answer(long), shadow: answer(long), wantsJSON: false)
