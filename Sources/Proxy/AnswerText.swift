@@ -23,6 +23,9 @@ struct AnswerText {
     let cap: Int
     static let maxPending = 256 * 1024
 
+    /// Buffer bytes this answer holds.
+    var retainedBytes: Int { text.capacity + pending.capacity + (finishReason?.capacity ?? 0) }
+
     init(cap: Int) { self.cap = cap }
 
     /// Starts a response: SSE when its Content-Type is `text/event-stream`.

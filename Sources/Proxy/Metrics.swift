@@ -53,6 +53,9 @@ public final class Metrics: Sendable {
     public let shadowDropped = [Counter(), Counter()]
     /// Shadow calls ended: [0] ok, [1] upstream_error, [2] timeout, [3] incomplete.
     public let shadowOutcomes = (0..<4).map { _ in Counter() }
+    /// Bytes held by idle pooled shadow exchanges (a gauge: added when one is pooled, taken off
+    /// when it is reused).
+    public let shadowPooledBytes = Counter()
     public let bytesIn = Counter()
     public let bytesOut = Counter()
     /// Request duration histogram: upper bounds in seconds (+Inf last), counts not cumulative.
@@ -187,6 +190,9 @@ public enum PrometheusText {
         out += "# HELP modelflag_shadow_in_flight Shadow calls waiting for their answer.\n"
         out += "# TYPE modelflag_shadow_in_flight gauge\n"
         out += "modelflag_shadow_in_flight \(sum { $0.shadowSent } - shadowEnded)\n"
+        out += "# HELP modelflag_shadow_pooled_bytes Buffer bytes held by idle pooled shadow exchanges.\n"
+        out += "# TYPE modelflag_shadow_pooled_bytes gauge\n"
+        out += "modelflag_shadow_pooled_bytes \(sum { $0.shadowPooledBytes })\n"
         out += "# HELP modelflag_draining 1 while the process drains after SIGTERM.\n"
         out += "# TYPE modelflag_draining gauge\n"
         out += "modelflag_draining \(draining ? 1 : 0)\n"

@@ -23,6 +23,9 @@ struct ResponseCapture {
     private(set) var usage: Usage?
     static let tailKeep = 8 * 1024
 
+    /// Buffer bytes this capture holds (kept across reuses).
+    var retainedBytes: Int { tail.capacity + prefix.capacity + answer.retainedBytes }
+
     /// Resets for a new exchange. `answer`: assemble the answer text (shadow scoring, captures).
     mutating func reset(_ spec: CaptureSpec?, answer wantsAnswer: Bool) {
         mode = spec?.mode ?? .none

@@ -87,7 +87,13 @@ final class ShadowDispatcher {
         route: Route, variant: Int, spec: ShadowSpec, pool: UpstreamPool, body: OutgoingBody, isHEAD: Bool,
         request: RecordInput, pairing: Pairing?, evaluatorPool: UpstreamPool?
     ) -> HeldCopy? {
-        let ex = free.popLast() ?? ShadowExchange(dispatcher: self)
+        let ex: ShadowExchange
+        if let pooled = free.popLast() {
+            metrics.shadowPooledBytes.add(-pooled.pooledBytes)
+            ex = pooled
+        } else {
+            ex = ShadowExchange(dispatcher: self)
+        }
         ex.prepare(route: route, variant: variant, spec: spec, request: request, pairing: pairing)
         ex.evaluatorPool = evaluatorPool
         if request.requestBody.count > spec.maxBodyBytes {
@@ -152,9 +158,13 @@ final class ShadowDispatcher {
         ex.index = -1
     }
 
-    /// The record is written: the exchange can be reused.
+    /// The record is written: the exchange can be reused, its buffers trimmed to
+    /// `ShadowExchange.keptBytes` first (a pooled exchange is idle memory).
     func recycle(_ ex: ShadowExchange) {
-        if free.count < ShadowDispatcher.maxFree { free.append(ex) }
+        guard free.count < ShadowDispatcher.maxFree else { return }
+        ex.trimForPool()
+        metrics.shadowPooledBytes.add(ex.pooledBytes)
+        free.append(ex)
     }
 
     /// Starts an evaluator call for a completed pair, or says why not (cap reached).
@@ -244,6 +254,7 @@ final class ShadowDispatcher {
         sendCheck = nil
         while let ex = active.last { ex.cancel() }
         while let call = evaluating.last { call.timedOut() }
+        for ex in free { metrics.shadowPooledBytes.add(-ex.pooledBytes) }
         free.removeAll()
         sweep?.close()
         sweep = nil
@@ -312,6 +323,28 @@ final class ShadowExchange: UpstreamExchange {
 
     init(dispatcher: ShadowDispatcher) {
         self.dispatcher = dispatcher
+    }
+
+    /// Most buffer bytes an idle pooled exchange keeps. A mirrored body may be as large as the
+    /// shadow's `maxBodyBytes` (1 MiB by default) and the free list holds up to
+    /// `ShadowDispatcher.maxFree`: without a bound, one burst of large bodies would stay resident.
+    static let keptBytes = 64 * 1024
+    /// What `trimForPool` left, as counted into `modelflag_shadow_pooled_bytes`.
+    private(set) var pooledBytes = 0
+
+    private var retainedBytes: Int {
+        head.capacity + body.capacity + requestId.capacity + method.capacity + path.capacity
+            + capture.retainedBytes
+    }
+
+    /// Before the exchange goes idle into the free list: buffers over `keptBytes` are given back.
+    func trimForPool() {
+        if retainedBytes > ShadowExchange.keptBytes {
+            head = []
+            body = []
+            capture = ResponseCapture()
+        }
+        pooledBytes = retainedBytes
     }
 
     func prepare(route: Route, variant: Int, spec: ShadowSpec, request: RecordInput, pairing: Pairing?) {

@@ -551,6 +551,31 @@ import Testing
         #expect(outcomes.filter { $0 == "incomplete" }.count == 5)
     }
 
+    /// Pooled shadow exchanges are idle memory: after a burst of large mirrored bodies they keep
+    /// at most `ShadowExchange.keptBytes` each (`modelflag_shadow_pooled_bytes`), not the bodies.
+    @Test func pooledShadowExchangesGiveLargeBodiesBack() throws {
+        let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "timeoutMs": 60000}"#)
+        let c = try Client(port: fleet.port)
+        let filler = String(repeating: "x", count: 300 * 1024)
+        for i in 0..<12 {
+            let body = #"{"model":"chat","user":"u\#(i)","messages":[{"role":"user","content":"\#(filler)"}]}"#
+            // The candidate answers late, so the twelve copies are in flight together (twelve
+            // exchanges, each holding its 300 KiB body until it ends).
+            #expect(try c.request(chatRequest(body, extra: "X-StandIn-Fault: delay=400\r\n")).status == 200)
+        }
+        var inFlight = try fleet.metric("modelflag_shadow_in_flight")
+        for _ in 0..<50 where inFlight > 0 {
+            usleep(100_000)
+            inFlight = try fleet.metric("modelflag_shadow_in_flight")
+        }
+        #expect(inFlight == 0)
+        usleep(200_000)  // the last records written and their exchanges pooled
+        let pooled = try fleet.metric("modelflag_shadow_pooled_bytes")
+        #expect(pooled > 0 && pooled <= 12 * 64 * 1024, "\(pooled) bytes pooled")
+        let records = try fleet.stopAndReadRecords().filter { $0["role"] as? String == "shadow" }
+        #expect(records.count == 12 && records.allSatisfy { $0["outcome"] as? String == "ok" })
+    }
+
     /// D38: a body over the shadow's limit is not mirrored (the served request is unaffected).
     @Test func bodiesOverTheShadowLimitAreNotMirrored() throws {
         let fleet = try ShadowFleet(shadow: #"{"variants": ["candidate"], "maxBodyBytes": 200}"#)
