@@ -91,6 +91,19 @@ public final class ByteWriter: ByteSink {
     /// Empties the buffer, keeping its memory.
     public func removeAll() { used = 0 }
 
+    /// Empties the buffer and gives back memory over `limit` bytes (grown by one large output):
+    /// the buffer starts again at `limit`.
+    public func removeAll(keepingAtMost limit: Int) {
+        used = 0
+        guard capacity > limit else { return }
+        base.deallocate()
+        capacity = max(limit, 16)
+        base = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// Bytes of memory the buffer holds.
+    public var capacityBytes: Int { capacity }
+
     /// Drops the last `n` bytes (n ≤ count).
     public func removeLast(_ n: Int) {
         precondition(n >= 0 && n <= used)

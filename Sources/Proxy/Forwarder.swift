@@ -27,7 +27,6 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     /// Shadow copies of this connection's requests go through the worker's dispatcher.
     let shadows: ShadowDispatcher
     private var notes = ExchangeNotes()
-    private var encoder = RecordEncoder()
     private var recorded = true
     /// What the record keeps of the response (only with records on).
     private var capture = ResponseCapture()
@@ -95,7 +94,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
         }
         capture.finish()
         let input = recordInput(request, outcome)
-        encoder.write(input, response: &capture, scores: nil, to: records)
+        shadows.encoder.write(input, response: &capture, scores: nil, to: records)
         if let stats, let route,
             let event = SegmentStats.event(
                 route: route, variant: route.variant, role: "served", outcome: outcome, notes: notes,
@@ -478,7 +477,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                 path: Router.pathOf(request), route: h.route, variant: h.variant,
                 upstreamAddress: h.route.pool.config.address, notes: h.notes, outcome: outcome,
                 requestBody: conn.body, endNs: Loop.hrtime(), gate: gateInfo)
-            encoder.write(input, response: &attempt, scores: nil, to: records)
+            shadows.encoder.write(input, response: &attempt, scores: nil, to: records)
         }
         guard let request = conn.request, let next = h.route.fallingBack(to: h.gate.fallback) else {
             fail(.connect(.eof))

@@ -110,6 +110,8 @@ struct RecordInput {
 struct RecordEncoder {
     /// Reused for every record (a `ByteWriter`: a record takes about a hundred appends).
     private var buf = ByteWriter(capacity: 4096)
+    /// Most buffer memory kept between records.
+    static let keptBytes = 1024 * 1024
 
     init() {}
 
@@ -123,7 +125,9 @@ struct RecordEncoder {
     }
 
     private mutating func encode(_ r: RecordInput, response: inout ResponseCapture, scores: PairScores?) {
-        buf.removeAll()
+        // A record over `keptBytes` (the capture cap is the rules file's choice) leaves its memory
+        // to the next record only, not to every one after it.
+        buf.removeAll(keepingAtMost: RecordEncoder.keptBytes)
         let route = r.route
         lit("{\"schema\":\"modelflag.record/v1\",\"ts\":\"")
         Log.appendTimestamp(&buf)

@@ -30,6 +30,9 @@ final class ShadowDispatcher {
     private var staged: [ShadowExchange] = []
     private var sendCheck: Check?
     private var rng: UInt64
+    /// The worker's record encoder, for served and shadow records alike: a record is encoded and
+    /// handed to the writer in one call on this loop, so one buffer serves every connection
+    /// (one per connection cost 4 KiB each, records on or off).
     var encoder = RecordEncoder()
     /// Buffers for scoring pairs (reused).
     let scoreScratch = ScoreScratch()

@@ -27,6 +27,21 @@ struct ByteWriterTests {
         #expect(w.withBytes { Array($0) } == expected)
     }
 
+    /// A buffer grown by one large output gives the memory back when emptied with a limit, and
+    /// works as before afterwards; under the limit it keeps what it has.
+    @Test func emptyingWithALimitGivesBackLargeMemory() {
+        let w = ByteWriter(capacity: 64)
+        let big = [UInt8](repeating: 7, count: 100_000)
+        big.withUnsafeBytes { w.appendBytes($0) }
+        #expect(w.capacityBytes >= 100_000)
+        w.removeAll(keepingAtMost: 4096)
+        #expect(w.count == 0 && w.capacityBytes == 4096)
+        w.append("after")
+        #expect(w.array() == Array("after".utf8))
+        w.removeAll(keepingAtMost: 1 << 20)
+        #expect(w.count == 0 && w.capacityBytes == 4096)
+    }
+
     @Test func appendInPlaceKeepsOnlyWhatWasWritten() {
         let w = ByteWriter(capacity: 4)
         w.append("ab")
