@@ -30,6 +30,11 @@ public struct RecordConfig: Sendable {
     public var retainBytes = 0
     /// A rotated file younger than this is never deleted, so a tailer can finish reading it.
     public var retentionGraceSeconds = 60
+    /// Records fsynced at least this long ago leave the page cache (`posix_fadvise` DONTNEED):
+    /// a collector tails them within moments, and the pod's memory (page cache counts against
+    /// its cgroup) does not grow by every byte written. 0 keeps them cached (the kernel evicts
+    /// them when it needs the memory). Needs fsync (`interval` or `always`): dirty pages stay.
+    public var dropCachedAfterMs: UInt64 = 2_000
 
     public init(directory: String) { self.directory = directory }
 

@@ -58,6 +58,10 @@ public final class RecordWriter: @unchecked Sendable {
     private var dirty = false
     private var lastFsyncNs: UInt64 = 0
     private var lastErrorLogNs: UInt64 = 0
+    /// Where the active file stood at recent fsyncs (monotonic ns), for `dropSyncedPages`.
+    private var syncPoints: [(offset: Int, ns: UInt64)] = []
+    /// The active file's bytes before this offset were already dropped from the page cache.
+    private var droppedUpTo = 0
     /// Whole lines waiting for their `write(2)` (see `flush`).
     private var scratch: [UInt8] = []
     private var pendingRecords = 0
@@ -89,6 +93,8 @@ public final class RecordWriter: @unchecked Sendable {
         fileSize = RecordFile.size(fd)
         fileOpenedNs = monotonicNs()
         seq = fileSize == 0 ? 0 : RecordWriter.lastSeq(config.activePath)
+        // What an earlier process wrote is on disk (it fsynced at close, or the repair did).
+        if fileSize > 0 { syncPoints.append((fileSize, 0)) }
         if fileSize == 0 { writeHeader() }
         scratch.reserveCapacity(64 * 1024)
         let me = Unmanaged.passRetained(self).toOpaque()
@@ -208,6 +214,38 @@ public final class RecordWriter: @unchecked Sendable {
         fsync(fd)
         dirty = false
         lastFsyncNs = now
+        noteSync(now)
+    }
+
+    /// Records where an fsync left the file, then drops what is old enough (at most a point per
+    /// 100 ms is kept: with fsync `always` there is one per batch).
+    private func noteSync(_ now: UInt64) {
+        if let last = syncPoints.last, now - last.ns < 100_000_000 {
+            syncPoints[syncPoints.count - 1].offset = fileSize
+        } else {
+            syncPoints.append((fileSize, now))
+        }
+        dropSyncedPages(now)
+    }
+
+    /// Gives back the page cache of records fsynced at least `dropCachedAfterMs` ago: the
+    /// kernel drops those clean pages, and the next writes reuse memory instead of growing the
+    /// cache by every byte written (on this project's VM, writing into page cache never touched
+    /// before cost several times more per byte).
+    private func dropSyncedPages(_ now: UInt64) {
+        guard config.dropCachedAfterMs > 0 else { return }
+        let grace = config.dropCachedAfterMs * 1_000_000
+        var upTo = droppedUpTo
+        var keepFrom = 0
+        for (i, p) in syncPoints.enumerated() where p.ns + grace <= now {
+            upTo = max(upTo, p.offset)
+            keepFrom = i + 1
+        }
+        guard keepFrom > 0 else { return }
+        syncPoints.removeFirst(keepFrom)
+        guard upTo > droppedUpTo else { return }
+        _ = posix_fadvise(fd, off_t(droppedUpTo), off_t(upTo - droppedUpTo), POSIX_FADV_DONTNEED)
+        droppedUpTo = upTo
     }
 
     /// Adds one record to the pending lines (flushed by `flush`, at most `maxWriteBytes` a write).
@@ -286,6 +324,11 @@ public final class RecordWriter: @unchecked Sendable {
 
     private func rotate() {
         fsync(fd)
+        // Of the file going away, what is old enough leaves the cache now; the last moments
+        // stay (a tailer may still be reading them) until the kernel evicts them.
+        noteSync(monotonicNs())
+        syncPoints.removeAll()
+        droppedUpTo = 0
         Glibc.close(fd)
         rotationCounter += 1
         let rotated =

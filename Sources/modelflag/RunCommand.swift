@@ -157,6 +157,12 @@ struct Run: ParsableCommand {
 
     @Option(
         help:
+            "Records fsynced this long ago leave the page cache, which counts against the pod's memory (0 = leave it to the kernel)."
+    )
+    var recordsDropCacheAfter = Duration(ms: 2_000)
+
+    @Option(
+        help:
             "Rotated records files kept (oldest deleted first; 0 keeps all). Files younger than 60 s are never deleted."
     )
     var recordsRetainFiles = 20
@@ -179,6 +185,7 @@ struct Run: ParsableCommand {
             config.maxFileAgeMs = recordsMaxFileAge.milliseconds
             config.retainFiles = recordsRetainFiles
             config.retainBytes = recordsRetainBytes.bytes
+            config.dropCachedAfterMs = recordsDropCacheAfter.milliseconds
             switch recordsFsync {
             case "interval": config.fsync = .interval(recordsFsyncInterval.milliseconds)
             case "always": config.fsync = .always

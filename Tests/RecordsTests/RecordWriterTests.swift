@@ -36,6 +36,47 @@ import Testing
         #expect(w.stats.written == 1000)
     }
 
+    /// Pages of the first `bytes` bytes of `path` in the page cache, and pages in all (mincore).
+    func residency(_ path: String, bytes: Int) throws -> (resident: Int, pages: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CocoaError(.fileNoSuchFile) }
+        defer { close(fd) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let map = mmap(nil, bytes, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else {
+            throw CocoaError(.fileReadUnknown)
+        }
+        defer { munmap(map, bytes) }
+        var vec = [UInt8](repeating: 0, count: (bytes + page - 1) / page)
+        guard mincore(map, bytes, &vec) == 0 else { throw CocoaError(.fileReadUnknown) }
+        return (vec.filter { $0 & 1 != 0 }.count, vec.count)
+    }
+
+    /// Records fsynced longer ago than `dropCachedAfterMs` leave the page cache (which counts
+    /// against a pod's memory); with 0 they stay (the kernel's choice). Read without faulting
+    /// pages in, with mincore.
+    @Test(arguments: [200 as UInt64, 0])
+    func syncedRecordsLeaveThePageCache(dropAfterMs: UInt64) throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = RecordConfig(directory: dir)
+        config.fsync = .interval(50)
+        config.dropCachedAfterMs = dropAfterMs
+        let w = try RecordWriter(config: config)
+        let big = Array(#"{"request_id":"old","text":"\#(String(repeating: "x", count: 1000))"}"#.utf8)
+        for _ in 0..<4000 { #expect(w.submit(big)) }  // about 4 MB, written and fsynced at once
+        usleep(500_000)  // older than 200 ms now
+        for i in 0..<10 { #expect(w.submit(record(i))) }
+        usleep(300_000)  // the fsync after these drops what the earlier ones synced
+        let (resident, pages) = try residency(dir + "/records.jsonl", bytes: 3_500_000)
+        if dropAfterMs > 0 {
+            #expect(resident * 10 < pages, "\(resident) of \(pages) pages still cached")
+        } else {
+            #expect(resident * 10 > pages * 9, "only \(resident) of \(pages) pages cached")
+        }
+        w.close()
+        #expect(w.stats.written == 4010)
+    }
+
     @Test func rotationByRenameLosesAndDuplicatesNothing() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
