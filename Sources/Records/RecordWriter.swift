@@ -93,7 +93,9 @@ public final class RecordWriter: @unchecked Sendable {
         fileSize = RecordFile.size(fd)
         fileOpenedNs = monotonicNs()
         seq = fileSize == 0 ? 0 : RecordWriter.lastSeq(config.activePath)
-        // What an earlier process wrote is on disk (it fsynced at close, or the repair did).
+        // What an earlier process wrote is older than any grace: it may leave the cache at the
+        // first fsync (which also writes back what a crashed process left dirty; the kernel only
+        // drops clean pages).
         if fileSize > 0 { syncPoints.append((fileSize, 0)) }
         if fileSize == 0 { writeHeader() }
         scratch.reserveCapacity(64 * 1024)
