@@ -6,6 +6,9 @@ public struct HeadWriter {
 
     public init(capacity: Int = 1024) { buffer = ByteWriter(capacity: capacity) }
 
+    /// Allocates `capacity` bytes at the first write (see `ByteWriter.init(firstUse:)`).
+    public init(firstUse capacity: Int) { buffer = ByteWriter(firstUse: capacity) }
+
     public mutating func reset() { buffer.removeAll() }
 
     /// Bytes written so far.

@@ -62,7 +62,8 @@ public final class ServerConnection: TCPStreamDelegate {
     private var bytesOut = 0
     private var requestStartNs: UInt64 = 0
     private var writeBlocked = false
-    private var headWriter = HeadWriter(capacity: 1024)
+    /// Allocated at the first response (an idle connection holds no head buffer).
+    private var headWriter = HeadWriter(firstUse: 1024)
     /// The response head is built but not written yet: it goes out with the first body bytes, the
     /// end of the response, or `flush()`, so a small response costs one system call, not two.
     private var headPending = false
@@ -76,7 +77,6 @@ public final class ServerConnection: TCPStreamDelegate {
         self.server = server
         self.config = server.config
         clientAddress = Array((stream.peerAddress()?.host ?? "unknown").utf8)
-        input.reserveCapacity(4096)
         stream.delegate = self
         stream.setNoDelay()
         // Strong capture: closing the connection closes the deadline, which drops this closure.

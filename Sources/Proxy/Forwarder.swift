@@ -31,7 +31,8 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
     /// What the record keeps of the response (only with records on).
     private var capture = ResponseCapture()
     private var upstream: UpstreamConnection?
-    private var out = HeadWriter(capacity: 2048)
+    /// The upstream request head, allocated at the connection's first request.
+    private var out = HeadWriter(firstUse: 2048)
     private var retried = false
     /// The current request's shadow copies wait here for its answer, to be scored against it.
     private var pairing: Pairing?

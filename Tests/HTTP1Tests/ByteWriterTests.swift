@@ -42,6 +42,18 @@ struct ByteWriterTests {
         #expect(w.count == 0 && w.capacityBytes == 4096)
     }
 
+    /// `firstUse`: 16 bytes until the first write, then the whole working size in one step.
+    @Test func firstUseBuffersAllocateOnTheFirstWrite() {
+        let w = ByteWriter(firstUse: 2048)
+        #expect(w.capacityBytes == 16)
+        w.append("GET /v1/models HTTP/1.1\r\n")  // 25 bytes: past the 16
+        #expect(w.capacityBytes == 2048)
+        let big = [UInt8](repeating: 1, count: 5000)
+        big.withUnsafeBytes { w.appendBytes($0) }
+        #expect(w.count == 25 + 5000 && w.capacityBytes >= 5025)
+        #expect(w.array().prefix(25) == Array("GET /v1/models HTTP/1.1\r\n".utf8)[...])
+    }
+
     @Test func appendInPlaceKeepsOnlyWhatWasWritten() {
         let w = ByteWriter(capacity: 4)
         w.append("ab")
