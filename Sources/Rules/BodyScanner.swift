@@ -231,9 +231,15 @@ struct Walker {
         let depth = path.count - 1
         guard depth < Walker.PathStack.stored else { return true }
         switch path[depth] {
-        case .key(let r): return wanted.partsAtDepth[depth] & (1 << UInt64(min(r.count, 63))) != 0
+        case .key(let r): return keyMayMatch(atDepth: depth, count: r.count)
         case .index: return wanted.partsAtDepth[depth] & 1 != 0
         }
+    }
+
+    /// Whether some wanted path has a key of `count` bytes at `depth` (below `PathStack.stored`).
+    @inline(__always)
+    func keyMayMatch(atDepth depth: Int, count: Int) -> Bool {
+        wanted.partsAtDepth[depth] & (1 << UInt64(min(count, 63))) != 0
     }
 
     /// Whether member `key` of the current object may lie on a wanted path: what `value` would
@@ -243,7 +249,7 @@ struct Walker {
         let depth = path.count
         guard depth + 1 <= wantedDepth else { return false }
         guard depth < Walker.PathStack.stored else { return true }
-        return wanted.partsAtDepth[depth] & (1 << UInt64(min(key.count, 63))) != 0
+        return keyMayMatch(atDepth: depth, count: key.count)
     }
 
     /// Index of the wanted path equal to the current path, if any.
