@@ -19,6 +19,11 @@
 # A_BIN/B_BIN run two builds against each other (default: $MODELFLAG or the release build for both):
 #   A_BIN=/tmp/modelflag-before A_ARGS="$B_ARGS" ... bench/rules-overhead.sh
 # Each line also gives the CPU per request of the stable and candidate backends (nginx).
+# CANDIDATE_BACKEND=shared: the stable nginx also listens on the candidate's port (no second nginx).
+# The sidecar still splits between two upstreams and two connection pools, but a candidate request
+# no longer wakes an idle second process: on loopback the sender's system call runs the receiver's
+# network stack and wake-up, which across hosts happens on the candidate's machine. Comparing the
+# two settings tells the rules' own cost from what the split costs this host's scheduler.
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
@@ -31,23 +36,31 @@ BIN="${MODELFLAG:-$ROOT/.build/release/modelflag}"
 RUN="${BENCH_RUN_DIR:-/tmp/modelflag-rules-bench}"
 DURATION="${DURATION:-10s}"; REPS="${REPS:-3}"; CONNS="${CONNS:-32}"; THINK_MS="${THINK_MS:-0}"
 PRUNE="${PRUNE:-}"
+CANDIDATE_BACKEND="${CANDIDATE_BACKEND:-own}"
 A_NAME="${A_NAME:-no-rules}"; B_NAME="${B_NAME:-rules}"; RELOAD="${RELOAD:-1}"
 rm -rf "$RUN"; mkdir -p "$RUN/logs" "$RUN/tmp"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-backend() {  # NAME PORT MODEL
+backend() {  # NAME PORT MODEL [SECOND_PORT]
   mkdir -p "$RUN/tmp/$1"
   sed -e "s|__LISTEN__|$2|g" -e "s|__MODEL__|$3|g" -e "s|__RUN__|$RUN|g" -e "s|__NAME__|$1|g" \
     "$SHARED/backend.nginx.conf" > "$RUN/$1.conf"
+  [ -z "${4:-}" ] || sed -i "s|listen 127.0.0.1:$2 backlog=4096;|& listen 127.0.0.1:$4 backlog=4096;|" "$RUN/$1.conf"
   nginx -p "$RUN" -c "$RUN/$1.conf" -g 'daemon off;' 2>"$RUN/logs/$1.err" &
   pids+=($!)
 }
-backend stable 18280 prod-model-a
-stable_pid=$!
-backend candidate 18281 cand-model-b
-candidate_pid=$!
+if [ "$CANDIDATE_BACKEND" = shared ]; then
+  backend stable 18280 prod-model-a 18281
+  stable_pid=$!
+  candidate_pid=""
+else
+  backend stable 18280 prod-model-a
+  stable_pid=$!
+  backend candidate 18281 cand-model-b
+  candidate_pid=$!
+fi
 
 sed -e 's/127.0.0.1:9101/127.0.0.1:18280/' -e 's/127.0.0.1:9102/127.0.0.1:18281/' \
   "$ROOT/examples/rules/canary-by-segment.json" > "$RUN/rules.base.json"
@@ -92,6 +105,7 @@ cpu_ns() { awk '{s+=$1} END {printf "%.0f", s}' /proc/"$1"/task/*/schedstat; }
 # A process and its children (nginx's master and its worker).
 tree_cpu_ns() {
   local p t=0
+  [ -n "$1" ] || { echo 0; return; }
   for p in "$1" $(pgrep -P "$1"); do t=$(( t + $(cpu_ns "$p") )); done
   echo "$t"
 }
@@ -127,7 +141,7 @@ measure() {  # NAME PID PORT
   echo "$1 requests=$4 errors=$5 p50=$6 p99=$7 cpu_us_per_req=$us cpu_ms=$(( (after - before) / 1000000 )) stable_backend_us_per_req=$sus candidate_backend_us_per_req=$cus"
 }
 
-echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS think_ms=$THINK_MS duration=$DURATION reps=$REPS"
+echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) conns=$CONNS think_ms=$THINK_MS duration=$DURATION reps=$REPS candidate_backend=$CANDIDATE_BACKEND"
 for i in $(seq 1 "$REPS"); do
   if (( i % 2 )); then measure "$A_NAME" $plain 18290; measure "$B_NAME" $ruled 18291
   else measure "$B_NAME" $ruled 18291; measure "$A_NAME" $plain 18290; fi

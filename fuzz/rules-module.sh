@@ -1,7 +1,7 @@
 # Sourced by the fuzz scripts that drive Rules code: copies the Rules sources and the HTTP1 byte
 # masks, byte sink and JSON escaping they use into one directory (their `import HTTP1` dropped),
-# to compile as one module, and builds the C string-span helper they import (CTextScan) with the
-# same sanitizers. Pass "${RULES_C_ARGS[@]}" to swiftc.
+# to compile as one module, with the C string-span helper they import (CTextScan: a header-only
+# inline function, compiled into the Swift code). Pass "${RULES_C_ARGS[@]}" to swiftc.
 #   rules_module DIR
 rules_module() {
   rm -rf "$1" && mkdir -p "$1/CTextScan"
@@ -10,7 +10,5 @@ rules_module() {
   done
   cp Sources/CTextScan/include/mf_json_span.h "$1/CTextScan/"
   printf 'module CTextScan {\n  header "mf_json_span.h"\n  export *\n}\n' > "$1/CTextScan/module.modulemap"
-  clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CTextScan/include -c Sources/CTextScan/json_span.c \
-    -o "$1/CTextScan/json_span.o"
-  RULES_C_ARGS=(-I "$1/CTextScan" "$1/CTextScan/json_span.o")
+  RULES_C_ARGS=(-I "$1/CTextScan")
 }
