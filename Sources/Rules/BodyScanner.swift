@@ -324,6 +324,21 @@ struct Walker {
                     if i > 0 && p[i - 1] == UInt8(ascii: "}") { break }
                     continue
                 }
+                // A scalar member of the root object (`model`, `user`, `stream`, `temperature`...):
+                // its facts and its value, when a rule reads it, taken here without the call.
+                if path.isEmpty, i < p.count, p[i] != UInt8(ascii: "{"), p[i] != UInt8(ascii: "[") {
+                    let s = i
+                    guard scalar() else { return false }
+                    if facts { noteRootScalar(key: key, s..<i) }
+                    if childMayBeWanted(key) {
+                        path.append(.key(key))
+                        if let t = wantedIndex() { out.values[t] = scalarValue(s..<i) }
+                        path.removeLast()
+                    }
+                    if !afterMember() { return false }
+                    if p[i - 1] == UInt8(ascii: "}") { break }
+                    continue
+                }
                 // A scalar no rule reads below the root (most members of a chat body): skipped here,
                 // without the call and the path bookkeeping `value` would do for it.
                 if !path.isEmpty, childRole == .other || childRole == .content, i < p.count,
@@ -399,9 +414,6 @@ struct Walker {
             guard scalar() else { return false }
             if role == .content, p[s] == UInt8(ascii: "\"") { out.contentBytes += i - s - 2 }
             if let t = target { out.values[t] = scalarValue(s..<i) }
-            if role == .root || path.count == 1 {
-                noteRootScalar(s..<i)
-            }
             return true
         }
     }
@@ -432,17 +444,12 @@ struct Walker {
         return .other
     }
 
-    var currentRootKey: Range<Int>? {
-        guard path.count == 1, case .key(let r) = path[0] else { return nil }
-        return r
-    }
-
     mutating func noteRootKey(_ key: Range<Int>) {
         if keyIs(key, "response_format") { out.hasResponseFormat = true }
     }
 
-    mutating func noteRootScalar(_ r: Range<Int>) {
-        guard facts, let key = currentRootKey else { return }
+    /// The facts a scalar member `key` of the root object gives (`stream`, `model`).
+    mutating func noteRootScalar(key: Range<Int>, _ r: Range<Int>) {
         if keyIs(key, "stream") {
             out.stream = keyIs(r, "true")
         } else if keyIs(key, "model"), p[r.lowerBound] == UInt8(ascii: "\"") {

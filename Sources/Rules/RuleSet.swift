@@ -278,14 +278,13 @@ extension RuleSet {
 
     /// Every slot's value for this request, into `scratch`.
     private func loadSlots<C: EvaluationContext>(_ context: C, into scratch: EvalScratch, stack: Int) {
-        scratch.values.removeAll(keepingCapacity: true)
+        scratch.reserve(slots: slotKeys.count, stack: stack)
+        scratch.beginSlots()
         for i in slotKeys.indices {
             let bi = slotBodyIndex[i]
-            scratch.values.append(
-                bi >= 0 ? context.bodyValue(pathIndex: bi, key: slotKeys[i]) : context.lookup(slotKeys[i]))
+            scratch.store(
+                bi >= 0 ? context.bodyValue(pathIndex: bi, key: slotKeys[i]) : context.lookup(slotKeys[i]), at: i)
         }
-        scratch.reserve(slots: slotKeys.count, stack: stack)
-        scratch.storeValues()
     }
 
     /// `evaluate` through the flag's program when it has one (the same decision, faster).

@@ -30,8 +30,11 @@ public final class EvalScratch {
     var stackCapacity = 0
     var arena: UnsafeMutableRawPointer
     var arenaCapacity = 0
-    /// The context's values for the current request (kept so array values can be read back).
-    var values: [Value] = []
+    /// Bytes of the arena the current request's strings use.
+    var arenaUsed = 0
+    /// Strings that did not fit in the arena (rare: over 4 KiB of strings in one request's
+    /// slots), each in its own block until the next request's slots are loaded.
+    var overflow: [UnsafeMutableRawPointer] = []
     /// Arrays met in the context, by index (the rare case the plain representation cannot hold).
     var arrays: [Value] = []
 
@@ -48,6 +51,7 @@ public final class EvalScratch {
         slots.deallocate()
         stack.deallocate()
         arena.deallocate()
+        for block in overflow { block.deallocate() }
     }
 
     func reserve(slots n: Int, stack depth: Int) {
@@ -63,33 +67,41 @@ public final class EvalScratch {
         }
     }
 
-    /// Copies the collected `values` into slots (strings into the arena).
-    func storeValues() {
-        var bytes = 0
-        for v in values { if case .string(let s) = v { bytes += s.count } }
-        if bytes > arenaCapacity {
-            arena.deallocate()
-            arenaCapacity = max(bytes, arenaCapacity * 2)
-            arena = .allocate(byteCount: arenaCapacity, alignment: 8)
+    /// Forgets the previous request's slot values (their strings and arrays).
+    func beginSlots() {
+        arenaUsed = 0
+        if !overflow.isEmpty {
+            for block in overflow { block.deallocate() }
+            overflow.removeAll(keepingCapacity: true)
         }
-        arrays.removeAll(keepingCapacity: true)
-        var offset = 0
-        for (i, v) in values.enumerated() {
-            switch v {
-            case .null: slots[i] = .null
-            case .bool(let b): slots[i] = .bool(b)
-            case .number(let n): slots[i] = SlotValue(tag: .number, num: n)
-            case .string(let s):
-                let dst = arena + offset
-                s.withUnsafeBytes { src in
-                    if let base = src.baseAddress { dst.copyMemory(from: base, byteCount: src.count) }
-                }
-                slots[i] = SlotValue(tag: .string, ptr: UnsafeRawPointer(dst), len: s.count)
-                offset += s.count
-            case .array:
-                slots[i] = SlotValue(tag: .array, len: arrays.count)
-                arrays.append(v)
+        if !arrays.isEmpty { arrays.removeAll(keepingCapacity: true) }
+    }
+
+    /// Stores `v` as slot `i`, its string bytes copied (slots hold no references: evaluating
+    /// retains nothing). One pass over the context's values, with no array of them in between.
+    @inline(__always)
+    func store(_ v: Value, at i: Int) {
+        switch v {
+        case .null: slots[i] = .null
+        case .bool(let b): slots[i] = .bool(b)
+        case .number(let n): slots[i] = SlotValue(tag: .number, num: n)
+        case .string(let s):
+            let count = s.count
+            let dst: UnsafeMutableRawPointer
+            if arenaUsed + count <= arenaCapacity {
+                dst = arena + arenaUsed
+                arenaUsed += count
+            } else {
+                dst = .allocate(byteCount: max(count, 1), alignment: 8)
+                overflow.append(dst)
             }
+            s.withUnsafeBytes { src in
+                if let base = src.baseAddress { dst.copyMemory(from: base, byteCount: count) }
+            }
+            slots[i] = SlotValue(tag: .string, ptr: UnsafeRawPointer(dst), len: count)
+        case .array:
+            slots[i] = SlotValue(tag: .array, len: arrays.count)
+            arrays.append(v)
         }
     }
 

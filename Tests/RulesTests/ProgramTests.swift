@@ -97,6 +97,31 @@ import Testing
         try check(text, runs: 300)
     }
 
+    /// A request's strings beyond the scratch's 4 KiB arena are compared whole, request after
+    /// request on one scratch: equal 3,000-byte values match, values that differ only in their
+    /// last byte do not, and a small request after a large one is not confused by the large one.
+    @Test func comparesStringsBeyondTheArena() throws {
+        let text = file(
+            flags:
+                #"{"f": {"state": "ENABLED", "variants": {"a": "stable", "b": "candidate"}, "defaultVariant": "a", "targeting": {"if": [{"==": [{"var": "body.x"}, {"var": "body.y"}]}, "b", "a"]}}}"#
+        )
+        let set = try RulesLoader.load(Array(text.utf8))
+        #expect(set.flags[0].program != nil)
+        let scratch = EvalScratch()
+        let long = String(repeating: "g", count: 3000)
+        let cases: [(String, String, Int)] = [
+            (long, long, 1), (long, long.dropLast() + "h", 0), ("gold", "gold", 1), (long + long, long + long, 1),
+            (long + "x", long + "y", 0), ("a", "b", 0),
+        ]
+        for (x, y, variant) in cases {
+            var ctx = DictContext()
+            ctx.values[.body(["x"])] = .string(x)
+            ctx.values[.body(["y"])] = .string(y)
+            let fast = set.evaluateFast(0, context: ctx, scratch: scratch)
+            #expect(fast.variant == variant, "\(x.count) and \(y.count) bytes")
+        }
+    }
+
     @Test func catFallsBackToTheTree() throws {
         let text = file(
             flags:
