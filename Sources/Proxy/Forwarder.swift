@@ -324,14 +324,7 @@ public final class Forwarder: ConnectionHandler, UpstreamExchange {
                         continue  // hop-by-hop, framing, and X-Request-Id (ours is set)
                     }
                 }
-                if let route, let rules = route.rules, rules.responseHeaders, let fi = route.flag {
-                    let flag = rules.flags[fi]
-                    h.append("X-ModelFlag-Flag: ")
-                    h.append(flag.keyBytes[...])
-                    h.append("\r\nX-ModelFlag-Variant: ")
-                    h.appendString(flag.variants[route.variant].name)
-                    h.crlf()
-                }
+                if let lines = route?.headerLines { h.append(lines) }
             }
         }
     }

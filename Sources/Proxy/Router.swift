@@ -38,6 +38,9 @@ final class Route {
     /// The gate's threshold for this request: the rollout stage's for the request's segment when
     /// it sets one, else the variant's own.
     fileprivate(set) var gateThreshold = 0.0
+    /// The `X-ModelFlag-Flag` and `X-ModelFlag-Variant` response header lines, when the rules
+    /// send them (memory of `rules`, which this route keeps alive).
+    fileprivate(set) var headerLines: UnsafeRawBufferPointer?
 
     init(
         pool: UpstreamPool, rules: RuleSet?, flag: Int?, variant: Int,
@@ -60,6 +63,7 @@ final class Route {
         r.segments = segments
         r.modelRange = modelRange
         r.asksForJSON = asksForJSON
+        if headerLines != nil, let rules, let flag { r.headerLines = rules.flags[flag].variantHeaderLines[variant] }
         return r
     }
 }
@@ -225,6 +229,7 @@ final class Router {
             pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
             keySource: keySource)
         route.modelRange = facts.modelRange
+        if rules.responseHeaders, let f = d.flag { route.headerLines = rules.flags[f].variantHeaderLines[d.variant] }
         if rules.needsFacts && facts.parsed { route.asksForJSON = facts.hasResponseFormat }
         route.rolledBackFrom = rolledBackFrom
         // The matched segments, evaluated once: records and statistics need them, and so does a

@@ -33,7 +33,10 @@ public struct BodyFacts: Sendable {
         swap(&kept, &values)
         self = BodyFacts()
         if kept.count == pathCount {
-            for i in kept.indices { kept[i] = .null }
+            // One uniqueness check for the whole array, not one per element.
+            kept.withUnsafeMutableBufferPointer { values in
+                for i in values.indices { values[i] = .null }
+            }
         } else {
             kept = Array(repeating: .null, count: pathCount)
         }
@@ -197,9 +200,14 @@ struct Walker {
         }
     }
 
+    /// Most bodies are compact JSON: one comparison says "not whitespace" for any byte above space.
     @inline(__always)
     mutating func skipWS() {
-        while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
+        while i < p.count {
+            let b = p[i]
+            guard b <= 0x20, b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
+            i += 1
+        }
     }
 
     /// Whether the current path's components all match the first ones of wanted path `w`.

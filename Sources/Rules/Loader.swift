@@ -204,6 +204,12 @@ struct Validator {
             segmentNames: segmentNames)
     }
 
+    /// Whether `name` can be written into a response header as it is: no control characters
+    /// (CR or LF would end the header early; the others are not allowed in a field value).
+    static func fitsAHeader(_ name: String) -> Bool {
+        !name.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+    }
+
     private mutating func buildFlag(
         _ key: String, _ node: JSONNode, _ upstreamIndex: [String: Int], _ compiler: inout Compiler
     ) -> Flag? {
@@ -219,6 +225,9 @@ struct Validator {
         for (k, v) in obj where !allowed.contains(k) {
             fail(v, "\(p).\(k)", "unknown flag key '\(k)' (allowed: \(allowed.joined(separator: ", ")))")
         }
+        if !Self.fitsAHeader(key) {
+            fail(node, p, "a flag key has no control characters (responses name it in the X-ModelFlag-Flag header)")
+        }
         var enabled = true
         switch node["state"]?.string {
         case "ENABLED": enabled = true
@@ -230,6 +239,12 @@ struct Validator {
         var gateNodes: [(variant: Int, node: JSONNode)] = []
         if let vs = node["variants"]?.object, !vs.isEmpty {
             for (name, target) in vs {
+                if !Self.fitsAHeader(name) {
+                    fail(
+                        target, "\(p).variants",
+                        "a variant name has no control characters (responses name it in the X-ModelFlag-Variant header)"
+                    )
+                }
                 if target.object != nil, let u = target["upstream"]?.string, let i = upstreamIndex[u] {
                     // A gated variant: {"upstream": ..., "confidence": {...}}.
                     for (k, v) in target.object! where k != "upstream" && k != "confidence" {

@@ -78,7 +78,39 @@ public final class Flag: @unchecked Sendable {
         self.shadow = shadow
         self.capture = capture
         self.segments = segments
+        var lines: [[UInt8]] = []
+        for v in variants {
+            var line = Array("X-ModelFlag-Flag: ".utf8)
+            line += keyBytes
+            line += Array("\r\nX-ModelFlag-Variant: ".utf8)
+            line += Array(v.name.utf8)
+            line += [0x0D, 0x0A]
+            lines.append(line)
+        }
+        let total = lines.reduce(0) { $0 + $1.count }
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+        var offset = 0
+        var spans: [UnsafeRawBufferPointer] = []
+        for line in lines {
+            line.withUnsafeBytes {
+                (memory.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            }
+            spans.append(UnsafeRawBufferPointer(start: memory.baseAddress! + offset, count: line.count))
+            offset += line.count
+        }
+        headerMemory = memory
+        variantHeaderLines = spans
     }
+
+    deinit { headerMemory.deallocate() }
+
+    /// Holds `variantHeaderLines`: plain memory, so writing them into a response touches no
+    /// reference count (the request's route keeps these rules, and so this memory, alive).
+    private let headerMemory: UnsafeMutableRawBufferPointer
+    /// Per variant (same order as `variants`): the response header lines naming this flag and
+    /// the variant, `X-ModelFlag-Flag: KEY\r\nX-ModelFlag-Variant: NAME\r\n`. Valid while this
+    /// flag lives. (The loader rejects names with control characters.)
+    public let variantHeaderLines: [UnsafeRawBufferPointer]
 
     /// The names of the segments set in `mask` (from `RuleSet.matchedSegments`), in flag order.
     public func segmentNames(_ mask: UInt64) -> [String] {

@@ -53,6 +53,14 @@ import Testing
             #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a", "targeting": {"fractional": [["a", -1]]}}}}"#,
             "whole numbers"
         ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f\r\nSet-Cookie: x": {"state": "ENABLED", "variants": {"a": "a"}, "defaultVariant": "a"}}}"#,
+            "a flag key has no control characters"
+        ),
+        (
+            #"{"upstreams": {"a": {"address": "h:1", "modelVersion": "1"}}, "flags": {"f": {"state": "ENABLED", "variants": {"a\n": "a"}, "defaultVariant": "a\n"}}}"#,
+            "a variant name has no control characters"
+        ),
     ])
     func refusedFiles(_ text: String, _ expected: String) {
         let errors = loadErrors(text)
