@@ -44,9 +44,6 @@ public enum Explain {
         out +=
             "targetingKey = \(describe(tk)) (from \(source); chain: \(rules.keySources.map(\.description).joined(separator: " -> ")))\n"
         let pathBytes = Router.pathOf(head)
-        let context = RequestContext(
-            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: tk, path: pathBytes,
-            bodyBytes: body.count)
         let model = rules.needsFacts ? facts.model : .null
         var governing: Int?
         for (i, f) in rules.flags.enumerated() {
@@ -68,7 +65,12 @@ public enum Explain {
             return out
         }
         var trace: Trace? = Trace()
-        let d = rules.evaluate(fi, context: context, trace: &trace)
+        let d = RequestContext.with(
+            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: tk, path: pathBytes,
+            bodyBytes: body.count
+        ) { context in
+            rules.evaluate(fi, context: context, trace: &trace)
+        }
         for line in trace?.lines ?? [] { out += "  \(line)\n" }
         if let b = trace?.bucket { out += "  bucket: hash \(b.hash) -> \(b.bucket) of \(b.total)\n" }
         let flag = rules.flags[fi]

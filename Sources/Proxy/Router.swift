@@ -190,8 +190,17 @@ final class Router {
     private func decide(_ rules: RuleSet, _ head: RequestHead, body: [UInt8], facts: BodyFacts) -> Route {
         let path = Router.pathOf(head)
         let (key, keySource) = Router.keyAndSource(rules, head, facts)
-        let context = RequestContext(
-            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count)
+        return RequestContext.with(
+            head: head, facts: facts, bodyPaths: rules.bodyPaths, targetingKey: key, path: path, bodyBytes: body.count
+        ) { context in
+            decide(rules, context, path: path, key: key, keySource: keySource, facts: facts)
+        }
+    }
+
+    private func decide(
+        _ rules: RuleSet, _ context: RequestContext, path: ArraySlice<UInt8>, key: Value, keySource: Int?,
+        facts: BodyFacts
+    ) -> Route {
         // Records and statistics also need the matched segments: evaluated with the decision.
         var d: Decision
         var segments: UInt64 = 0
@@ -322,11 +331,12 @@ public enum RoutingBench {
         for _ in 0..<iterations {
             if let scanner { scanner.scan(body, limit: rules.inspectLimit, into: &facts) }
             let path = Router.pathOf(request)
-            let context = RequestContext(
+            last = RequestContext.with(
                 head: request, facts: facts, bodyPaths: rules.bodyPaths,
-                targetingKey: Router.keyAndSource(rules, request, facts).key,
-                path: path, bodyBytes: body.count)
-            last = rules.decideFast(path: path, context: context, scratch: scratch)
+                targetingKey: Router.keyAndSource(rules, request, facts).key, path: path, bodyBytes: body.count
+            ) { context in
+                rules.decideFast(path: path, context: context, scratch: scratch)
+            }
         }
         let ns = Double(Loop.hrtime() - start) / Double(iterations)
         let name = last.flag.map { rules.flags[$0].variants[last.variant].name } ?? "none"

@@ -228,9 +228,14 @@ struct Walker {
         return true
     }
 
+    /// Compared in line: keys are a few bytes, shorter than a call to `memcmp`.
     @inline(__always)
     mutating func keyIs(_ r: Range<Int>, _ s: StaticString) -> Bool {
-        r.count == s.utf8CodeUnitCount && memcmp(p.baseAddress! + r.lowerBound, s.utf8Start, r.count) == 0
+        guard r.count == s.utf8CodeUnitCount else { return false }
+        let a = p.baseAddress! + r.lowerBound
+        let b = s.utf8Start
+        for k in 0..<r.count where a[k] != b[k] { return false }
+        return true
     }
 
     /// Whether the current path's last component can be part of a wanted path at its depth.
@@ -307,9 +312,11 @@ struct Walker {
                         let s = i + 1
                         guard skipString() else { return false }
                         if keyIs(s..<(i - 1), "user") { out.userTurns += 1 }
-                        path.append(.key(key))
-                        if let t = wantedIndex() { out.values[t] = stringValue(s..<(i - 1)) }
-                        path.removeLast()
+                        if childMayBeWanted(key) {
+                            path.append(.key(key))
+                            if let t = wantedIndex() { out.values[t] = stringValue(s..<(i - 1)) }
+                            path.removeLast()
+                        }
                         if !afterMember() { return false }
                         if i > 0 && p[i - 1] == UInt8(ascii: "}") { break }
                         continue
