@@ -1,3 +1,4 @@
+import Glibc
 import HTTP1
 import HTTPServer
 import Rules
@@ -280,9 +281,12 @@ final class Router {
     }
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
-        let t = head.bytes[head.target]
-        if let q = t.firstIndex(of: UInt8(ascii: "?")) { return t[t.startIndex..<q] }
-        return t
+        let t = head.target
+        let end = head.bytes.withUnsafeBytes { p -> Int? in
+            guard let base = p.baseAddress, !t.isEmpty else { return nil }
+            return memchr(base + t.lowerBound, Int32(UInt8(ascii: "?")), t.count).map { UnsafeRawPointer($0) - base }
+        }
+        return head.bytes[t.lowerBound..<(end ?? t.upperBound)]
     }
 
     /// The first key source that has a non-empty value.

@@ -306,7 +306,7 @@ struct Walker {
                 i += 1
                 skipWS()
                 let childRole = facts ? childRoleOf(key, in: role) : .other
-                if role == .root && facts { noteRootKey(key) }
+                if role == .root && facts && keyIs(key, "response_format") { out.hasResponseFormat = true }
                 if role == .message && facts && keyIs(key, "role") {
                     if i < p.count, p[i] == UInt8(ascii: "\"") {
                         let s = i + 1
@@ -457,10 +457,6 @@ struct Walker {
         default: break
         }
         return .other
-    }
-
-    mutating func noteRootKey(_ key: Range<Int>) {
-        if keyIs(key, "response_format") { out.hasResponseFormat = true }
     }
 
     /// The facts a scalar member `key` of the root object gives (`stream`, `model`).
