@@ -25,6 +25,8 @@
 # network stack and wake-up, which across hosts happens on the candidate's machine. Comparing the
 # two settings tells the rules' own cost from what the split costs this host's scheduler.
 #
+# bench/ab-summary.py OUTPUT gives the medians and the median of the per-repetition ratios.
+#
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
 #   bench/rules-overhead.sh            # DURATION=10s REPS=3 CONNS=32 THINK_MS=0
