@@ -19,7 +19,7 @@ import Testing
         let scanner = BodyScanner(
             paths: [
                 ["user"], ["metadata", "tier"], ["metadata", "n"], ["metadata", "tags"], ["messages", "1", "content"],
-                ["absent"],
+                ["absent"], ["messages", "2", "role"],
             ], facts: true)
         let f = scanner.scan(chat, limit: 1 << 20)
         #expect(f.parsed)
@@ -29,6 +29,8 @@ import Testing
         #expect(f.values[3] == .array([.string("a"), .string("b")]))
         #expect(f.values[4] == .string("Hello \"there\""))
         #expect(f.values[5] == .null)
+        // A message's role is counted for the facts and read for a rule on the same pass.
+        #expect(f.values[6] == .string("assistant"))
         #expect(f.messageCount == 4)
         #expect(f.userTurns == 2)
         #expect(f.hasTools)

@@ -11,8 +11,8 @@
 /// The number of bytes at the start of `p` (`n` bytes) before the first `"` or `\`: where a JSON
 /// string's plain run ends. `n` when there is neither. Reads only `p[0..<n]`.
 ///
-/// Sixteen bytes at a time where the CPU has SSE2 (every x86-64); byte by byte elsewhere and for
-/// the last bytes. The request-body scanner skips message text with it: one pass, where two
+/// Thirty-two, then sixteen bytes at a time where the CPU has SSE2 (every x86-64); byte by byte
+/// elsewhere and for the last bytes. The request-body scanner skips message text with it: one pass, where two
 /// `memchr` calls (one per byte) read the text twice.
 ///
 /// `static inline` in the header so Swift inlines it into the scanner's loop: a body has a few
