@@ -25,7 +25,9 @@
 # network stack and wake-up, which across hosts happens on the candidate's machine. Comparing the
 # two settings tells the rules' own cost from what the split costs this host's scheduler.
 #
-# bench/ab-summary.py OUTPUT gives the medians and the median of the per-repetition ratios.
+# bench/ab-summary.py OUTPUT gives the medians and the median of the per-repetition ratios. On a
+# VM whose speed drifts in phases, many short pairs (DURATION=2s REPS=40) put both configurations
+# in the same phases; long windows let one of them land in the slow ones (BENCHMARKS.md, session 10).
 #
 # Needs nginx and wrk (apt-get install nginx wrk) and the release binary (swift build -c release).
 # Uses ../shared/bench/{backend.nginx.conf,chat.lua,chat_request.json}. Ports 18280-18291 on 127.0.0.1.
