@@ -36,10 +36,14 @@ public final class Program: @unchecked Sendable {
     /// Constant arrays for `in`: ranges of `consts`.
     let constArrays: [Range<Int>]
     let versions: [SemVer.Version?]
-    let fractionals: [Fractional]
+    /// The `fractional` splits as plain memory (a split's weights, read per request from arrays,
+    /// retained and released both arrays): per split its first part and part count in `splitParts`.
+    private let splits: UnsafeMutablePointer<(hasBucketBy: Bool, total: UInt64, first: Int, count: Int)>
+    private let splitParts: UnsafeMutablePointer<(weight: UInt64, variant: Int32)>
     /// Slot of the targeting key (for `fractional` without `bucketBy`), -1 when none.
     let targetingKeySlot: Int32
-    let flagKey: [UInt8]
+    /// The flag key's bytes (the bucketing prefix), as plain memory for the same reason.
+    private let flagKey: UnsafeMutableRawBufferPointer
     let stackDepth: Int
 
     init(
@@ -69,16 +73,35 @@ public final class Program: @unchecked Sendable {
         }
         self.constArrays = constArrays
         self.versions = versions
-        self.fractionals = fractionals
+        splits = .allocate(capacity: max(1, fractionals.count))
+        splitParts = .allocate(capacity: max(1, fractionals.reduce(0) { $0 + $1.weights.count }))
+        var first = 0
+        for (i, f) in fractionals.enumerated() {
+            splits[i] = (f.hasBucketBy, f.total, first, f.weights.count)
+            for (w, v) in zip(f.weights, f.variants) {
+                splitParts[first] = (w, v)
+                first += 1
+            }
+        }
         self.targetingKeySlot = targetingKeySlot
-        self.flagKey = flagKey
+        let keyMemory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, flagKey.count), alignment: 1)
+        flagKey.withUnsafeBytes {
+            if let base = $0.baseAddress { keyMemory.baseAddress!.copyMemory(from: base, byteCount: $0.count) }
+        }
+        self.flagKey = keyMemory
+        flagKeyCount = flagKey.count
         stackDepth = code.count + 4
     }
+
+    private let flagKeyCount: Int
 
     deinit {
         code.deallocate()
         consts.deallocate()
         constBytes.deallocate()
+        splits.deallocate()
+        splitParts.deallocate()
+        flagKey.deallocate()
     }
 
     // MARK: Evaluation
@@ -172,7 +195,7 @@ public final class Program: @unchecked Sendable {
                 let result = SemVer.compare(text(stack[sp - 1], scratch), op, text(stack[sp], scratch)) ?? false
                 stack[sp - 1] = .bool(result)
             case .fractional:
-                let f = fractionals[Int(ins.a)]
+                let f = splits[Int(ins.a)]
                 var hasher = Murmur3()
                 var keyed = false
                 if f.hasBucketBy {
@@ -190,7 +213,7 @@ public final class Program: @unchecked Sendable {
                         sp += 1
                         continue
                     }
-                    hasher.add(flagKey)
+                    hasher.add(UnsafeRawBufferPointer(rebasing: flagKey[0..<flagKeyCount]))
                     hasher.add(tk.bytes)
                 }
                 guard f.total > 0, f.total <= UInt64(Int32.max) else {
@@ -201,10 +224,10 @@ public final class Program: @unchecked Sendable {
                 let bucket = (UInt64(hasher.finalize()) * f.total) >> 32
                 var end: UInt64 = 0
                 var chosen = SlotValue.null
-                for (i, w) in f.weights.enumerated() {
-                    end += w
+                for k in f.first..<(f.first + f.count) {
+                    end += splitParts[k].weight
                     if bucket < end {
-                        chosen = consts[Int(f.variants[i])]
+                        chosen = consts[Int(splitParts[k].variant)]
                         break
                     }
                 }
