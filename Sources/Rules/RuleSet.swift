@@ -153,6 +153,8 @@ public final class RuleSet: Sendable {
     public let bodyPaths: [[String]]
     /// Some rule reads `request.*` facts or matches on the body's model.
     public let needsFacts: Bool
+    /// Some flag matches requests by their body's `"model"` (only then is it read per request).
+    let matchesByModel: Bool
     /// Add `X-ModelFlag-Flag` / `X-ModelFlag-Variant` to responses.
     public let responseHeaders: Bool
     /// Largest body prefix inspected for rules (bytes).
@@ -205,6 +207,7 @@ public final class RuleSet: Sendable {
             flags: compiled, upstreams: upstreams, revision: revision, keySources: keySourceNames)
         self.bodyPaths = bodyPaths
         self.needsFacts = needsFacts
+        matchesByModel = flags.contains { $0.match.models != nil }
         self.responseHeaders = responseHeaders
         self.inspectLimit = inspectLimit
         self.segmentNames = segmentNames
@@ -263,7 +266,7 @@ extension RuleSet {
     /// `decide` for the request path: compiled programs, no trace.
     public func decideFast<C: EvaluationContext>(path: ArraySlice<UInt8>, context: C, scratch: EvalScratch) -> Decision
     {
-        let model = needsFacts ? context.lookup(.fact(.model)) : .null
+        let model = needsFacts && matchesByModel ? context.lookup(.fact(.model)) : .null
         for index in flags.indices where flags[index].match.matches(path: path, model: model) {
             return evaluateFast(index, context: context, scratch: scratch)
         }

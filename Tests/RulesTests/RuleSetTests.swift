@@ -20,6 +20,25 @@ import Testing
             """)
     }
 
+    /// A flag that matches by the body's `"model"` alias governs only those requests; the next
+    /// flag takes the others.
+    @Test func flagsMatchByTheBodysModel() throws {
+        let s = try rules(
+            file(
+                flags: """
+                    {"auto": {"state": "ENABLED", "match": {"model": ["auto"]}, "variants": {"c": "candidate"}, "defaultVariant": "c"},
+                     "rest": {"state": "ENABLED", "variants": {"s": "stable"}, "defaultVariant": "s"}}
+                    """))
+        #expect(s.needsFacts)
+        let path = Array("/v1/chat/completions".utf8)[...]
+        for (model, flag) in [("auto", "auto"), ("chat", "rest"), (nil, "rest")] {
+            var ctx = DictContext()
+            if let model { ctx.values[.fact(.model)] = .string(model) }
+            let d = s.decideFast(path: path, context: ctx, scratch: EvalScratch())
+            #expect(d.flag.map { s.flags[$0].key } == flag, "model \(model ?? "none")")
+        }
+    }
+
     @Test func mirroringEverythingNeedsNeitherTheBodyNorTheKey() throws {
         let s = try set(#", "shadow": {"variants": ["candidate"]}"#)
         #expect(s.needsBody)  // the default key chain reads body.user...
