@@ -77,7 +77,8 @@ public final class Program: @unchecked Sendable {
         splitParts = .allocate(capacity: max(1, fractionals.reduce(0) { $0 + $1.weights.count }))
         var first = 0
         for (i, f) in fractionals.enumerated() {
-            splits[i] = (f.hasBucketBy, f.total, first, f.weights.count)
+            // One weight per variant (the compiler makes them in pairs).
+            splits[i] = (f.hasBucketBy, f.total, first, min(f.weights.count, f.variants.count))
             for (w, v) in zip(f.weights, f.variants) {
                 splitParts[first] = (w, v)
                 first += 1
