@@ -1,4 +1,3 @@
-import Glibc
 import HTTP1
 import HTTPServer
 import Rules
@@ -41,7 +40,7 @@ final class Route {
     fileprivate(set) var gateThreshold = 0.0
     /// The `X-ModelFlag-Flag` and `X-ModelFlag-Variant` response header lines, when the rules
     /// send them (memory of `rules`, which this route keeps alive).
-    fileprivate(set) var headerLines: UnsafeRawBufferPointer?
+    let headerLines: UnsafeRawBufferPointer?
 
     init(
         pool: UpstreamPool, rules: RuleSet?, flag: Int?, variant: Int,
@@ -53,6 +52,11 @@ final class Route {
         self.variant = variant
         self.splice = splice
         self.keySource = keySource
+        if let rules, rules.responseHeaders, let flag {
+            headerLines = rules.flags[flag].variantHeaderLines[variant]
+        } else {
+            headerLines = nil
+        }
     }
 
     /// The same request sent to the gate's fallback variant instead.
@@ -64,7 +68,6 @@ final class Route {
         r.segments = segments
         r.modelRange = modelRange
         r.asksForJSON = asksForJSON
-        if headerLines != nil, let rules, let flag { r.headerLines = rules.flags[flag].variantHeaderLines[variant] }
         return r
     }
 }
@@ -239,7 +242,6 @@ final class Router {
             pool: pools[d.upstream], rules: rules, flag: d.flag, variant: d.variant, splice: splice,
             keySource: keySource)
         route.modelRange = facts.modelRange
-        if rules.responseHeaders, let f = d.flag { route.headerLines = rules.flags[f].variantHeaderLines[d.variant] }
         if rules.needsFacts && facts.parsed { route.asksForJSON = facts.hasResponseFormat }
         route.rolledBackFrom = rolledBackFrom
         // The matched segments, evaluated once: records and statistics need them, and so does a
@@ -282,11 +284,8 @@ final class Router {
 
     static func pathOf(_ head: RequestHead) -> ArraySlice<UInt8> {
         let t = head.target
-        let end = head.bytes.withUnsafeBytes { p -> Int? in
-            guard let base = p.baseAddress, !t.isEmpty else { return nil }
-            return memchr(base + t.lowerBound, Int32(UInt8(ascii: "?")), t.count).map { UnsafeRawPointer($0) - base }
-        }
-        return head.bytes[t.lowerBound..<(end ?? t.upperBound)]
+        let query = head.bytes.withUnsafeBytes { ByteSearch.find("?", in: UnsafeRawBufferPointer(rebasing: $0[t])) }
+        return head.bytes[t.lowerBound..<(query.map { t.lowerBound + $0 } ?? t.upperBound)]
     }
 
     /// The first key source that has a non-empty value.
