@@ -67,13 +67,22 @@ public final class EvalScratch {
         }
     }
 
-    /// Forgets the previous request's slot values (their strings and arrays).
+    /// Bytes the previous request put in `overflow`.
+    var overflowBytes = 0
+
+    /// Forgets the previous request's slot values (their strings and arrays). When they did not
+    /// fit, the arena grows to hold that much, so rules that read long values do not allocate
+    /// on every request.
     func beginSlots() {
-        arenaUsed = 0
         if !overflow.isEmpty {
             for block in overflow { block.deallocate() }
             overflow.removeAll(keepingCapacity: true)
+            arena.deallocate()
+            arenaCapacity = max(arenaCapacity * 2, arenaUsed + overflowBytes)
+            arena = .allocate(byteCount: arenaCapacity, alignment: 8)
+            overflowBytes = 0
         }
+        arenaUsed = 0
         if !arrays.isEmpty { arrays.removeAll(keepingCapacity: true) }
     }
 
@@ -94,6 +103,7 @@ public final class EvalScratch {
             } else {
                 dst = .allocate(byteCount: max(count, 1), alignment: 8)
                 overflow.append(dst)
+                overflowBytes += count
             }
             s.withUnsafeBytes { src in
                 if let base = src.baseAddress { dst.copyMemory(from: base, byteCount: count) }

@@ -98,8 +98,9 @@ import Testing
     }
 
     /// A request's strings beyond the scratch's 4 KiB arena are compared whole, request after
-    /// request on one scratch: equal 3,000-byte values match, values that differ only in their
-    /// last byte do not, and a small request after a large one is not confused by the large one.
+    /// request on one scratch (the arena grows after a request that overflowed it): equal
+    /// 3,000-byte values match, values that differ only in their last byte do not, and a small
+    /// request after a large one is not confused by the large one.
     @Test func comparesStringsBeyondTheArena() throws {
         let text = file(
             flags:
@@ -110,8 +111,8 @@ import Testing
         let scratch = EvalScratch()
         let long = String(repeating: "g", count: 3000)
         let cases: [(String, String, Int)] = [
-            (long, long, 1), (long, long.dropLast() + "h", 0), ("gold", "gold", 1), (long + long, long + long, 1),
-            (long + "x", long + "y", 0), ("a", "b", 0),
+            (long, long.dropLast() + "h", 0), (long, long, 1), ("gold", "gold", 1), (long + long, long + long, 1),
+            (long + "x", long + "y", 0), ("a", "b", 0), (long + long + long, long + long + long + "z", 0),
         ]
         for (x, y, variant) in cases {
             var ctx = DictContext()
