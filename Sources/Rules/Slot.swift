@@ -73,17 +73,22 @@ public final class EvalScratch {
     /// Forgets the previous request's slot values (their strings and arrays). When they did not
     /// fit, the arena grows to hold that much, so rules that read long values do not allocate
     /// on every request.
+    @inline(__always)
     func beginSlots() {
-        if !overflow.isEmpty {
-            for block in overflow { block.deallocate() }
-            overflow.removeAll(keepingCapacity: true)
-            arena.deallocate()
-            arenaCapacity = max(arenaCapacity * 2, arenaUsed + overflowBytes)
-            arena = .allocate(byteCount: arenaCapacity, alignment: 8)
-            overflowBytes = 0
-        }
+        if !overflow.isEmpty { growAfterOverflow() }
         arenaUsed = 0
         if !arrays.isEmpty { arrays.removeAll(keepingCapacity: true) }
+    }
+
+    /// Out of line: the request path only tests `overflow`.
+    @inline(never)
+    private func growAfterOverflow() {
+        for block in overflow { block.deallocate() }
+        overflow.removeAll(keepingCapacity: true)
+        arena.deallocate()
+        arenaCapacity = max(arenaCapacity * 2, arenaUsed + overflowBytes)
+        arena = .allocate(byteCount: arenaCapacity, alignment: 8)
+        overflowBytes = 0
     }
 
     /// Stores `v` as slot `i`, its string bytes copied (slots hold no references: evaluating
